@@ -1,0 +1,214 @@
+"""The virtual board: real MicroPython (webassembly port, under Node) behind a pseudo-terminal.
+
+The pty is the board's USB serial port: pyserial, mpremote and imprint's own tools open its
+path exactly as they open /dev/ttyACM0. This process keeps the board end of the pty open so
+clients can come and go, and supervises the interpreter: when it ends (``machine.reset()``, a
+crash) a new one boots from the same flash, as a board's reset would.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pty
+import selectors
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..paths import NODE_MODULES, VBOARD_ROM, VBOARD_SCRIPT
+from .profiles import BoardProfile
+
+HARD_RESET_EXIT = 3
+HEAP_MODES = ("measure", "strict")
+
+
+class BoardError(RuntimeError):
+    """The virtual board cannot start or run."""
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if not node:
+        raise BoardError("node is not installed: run `make setup` (or install Debian's nodejs)")
+    if not (NODE_MODULES / "@micropython" / "micropython-webassembly-pyscript").is_dir():
+        raise BoardError(f"MicroPython webassembly is not installed in {NODE_MODULES}: run `make setup`")
+    return node
+
+
+def unique_id(serial: str, length: int) -> bytes:
+    """The board's ``machine.unique_id()``: the serial itself when it is hex of the profile's
+    length, else the first bytes of SHA-256 over it (stable for the same serial)."""
+    try:
+        raw = bytes.fromhex(serial)
+        if len(raw) == length:
+            return raw
+    except ValueError:
+        pass
+    return hashlib.sha256(b"imprint-virtual-board:" + serial.encode()).digest()[:length]
+
+
+@dataclass
+class VirtualBoard:
+    profile: BoardProfile
+    link: Path | None = None
+    flash: Path | None = None
+    serial: str | None = None
+    heap_mode: str = "measure"
+    log: Path | None = None
+    port: str = field(init=False, default="")
+    resets: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.heap_mode not in HEAP_MODES:
+            raise BoardError(f"heap mode must be one of {', '.join(HEAP_MODES)}")
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._proc: subprocess.Popen | None = None
+        self._master = self._slave = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log_file = None
+        self._booted = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> str:
+        node = node_binary()
+        if self.flash is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="imprint-flash-")
+            self.flash = Path(self._tmp.name)
+        self.flash = Path(self.flash).resolve()
+        self.flash.mkdir(parents=True, exist_ok=True)
+        if self.serial is None:
+            self.serial = hashlib.sha256(str(self.flash).encode()).hexdigest()[:16]
+        self.uid = unique_id(self.serial, self.profile.unique_id_bytes)
+        self._cmd = [
+            node, str(VBOARD_SCRIPT),
+            "--heap", str(self.profile.heap_budget),
+            "--heap-mode", self.heap_mode,
+            "--flash", str(self.flash),
+            "--rom", str(VBOARD_ROM),
+            "--uid", self.uid.hex(),
+            "--board", self.profile.name,
+        ]
+        self._master, self._slave = pty.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        if self.link is not None:
+            self.link = Path(self.link)
+            if self.link.is_symlink() or self.link.exists():
+                self.link.unlink()
+            self.link.symlink_to(self.port)
+        self._log_file = open(self.log, "ab") if self.log else None
+        self._spawn()
+        self._thread = threading.Thread(target=self._pump, name=f"vboard-{self.profile.name}", daemon=True)
+        self._thread.start()
+        if not self._booted.wait(timeout):
+            self.stop()
+            raise BoardError(f"virtual board did not boot within {timeout:.0f} s")
+        return str(self.link) if self.link else self.port
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        if self._thread:
+            self._thread.join(5)
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = -1
+        if self.link is not None and self.link.is_symlink():
+            self.link.unlink()
+        if self._log_file:
+            self._log_file.close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "VirtualBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def path(self) -> str:
+        return str(self.link) if self.link else self.port
+
+    # -- the interpreter and the byte pump ---------------------------------------------
+    def _spawn(self) -> None:
+        self._proc = subprocess.Popen(
+            self._cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            bufsize=0)
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        os.set_blocking(self._proc.stderr.fileno(), False)
+
+    def _board_log(self, data: bytes) -> None:
+        if b"vboard: ready" in data:
+            self._booted.set()
+        if self._log_file:
+            self._log_file.write(data)
+            self._log_file.flush()
+
+    def _to_console(self, data: bytes) -> None:
+        # Nobody reading the port: a UART's bytes are lost, the board does not stall.
+        try:
+            os.write(self._master, data)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EIO):
+                raise
+
+    def _pump(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._master, selectors.EVENT_READ, "rx")
+
+        def watch(proc: subprocess.Popen) -> None:
+            sel.register(proc.stdout, selectors.EVENT_READ, "tx")
+            sel.register(proc.stderr, selectors.EVENT_READ, "log")
+
+        watch(self._proc)
+        while not self._stop.is_set():
+            for key, _ in sel.select(0.2):
+                try:
+                    data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError as e:  # EIO: no client has the port open at the moment
+                    if e.errno == errno.EIO:
+                        time.sleep(0.05)
+                        continue
+                    raise
+                if key.data == "rx":
+                    if data and self._proc.poll() is None:
+                        try:
+                            self._proc.stdin.write(data)
+                        except BrokenPipeError:
+                            pass
+                elif key.data == "tx":
+                    if data:
+                        self._to_console(data)
+                elif data:
+                    self._board_log(data)
+            if self._proc.poll() is not None and not self._stop.is_set():
+                code = self._proc.returncode
+                for stream in (self._proc.stdout, self._proc.stderr):
+                    sel.unregister(stream)
+                    stream.close()
+                self._proc.stdin.close()
+                why = "hard reset" if code == HARD_RESET_EXIT else f"interpreter exited with {code}"
+                self._board_log(f"vboard: {why}; booting again\n".encode())
+                self.resets += 1
+                self._spawn()
+                watch(self._proc)
+        sel.close()

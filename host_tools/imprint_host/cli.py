@@ -1,0 +1,171 @@
+"""The `imprint` command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from . import __version__
+from . import deploy as deploy_mod
+from .board import devtest
+from .board.serial_board import SerialBoardError, connect
+from .paths import ROOT
+from .board import profiles
+from .board.serial_board import SerialBoard
+from .board.virtual import HEAP_MODES, BoardError, VirtualBoard
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="imprint")
+def main() -> None:
+    """imprint: secure bootstrapping for MicroPython devices."""
+
+
+@main.group()
+def board() -> None:
+    """Boards: virtual ones for development and CI."""
+
+
+@board.command("virtual")
+@click.option("--profile", default="virtual", show_default=True,
+              help="Board profile to emulate (boards/<profile>/board.json).")
+@click.option("--link", type=click.Path(path_type=Path), help="Also make this path a symlink to the pty.")
+@click.option("--flash", type=click.Path(path_type=Path, file_okay=False),
+              help="Host directory that holds the board's flash filesystem across restarts.")
+@click.option("--serial", help="Board serial; machine.unique_id() derives from it "
+              "(default: derived from the flash directory).")
+@click.option("--heap-mode", type=click.Choice(HEAP_MODES), default="measure", show_default=True,
+              help="strict: the heap is capped at the profile's budget; measure: it grows, and "
+                   "the live heap is measured (see README, RAM on the virtual board).")
+@click.option("--log", type=click.Path(path_type=Path), help="Append the board's own log here.")
+def board_virtual(profile: str, link: Path | None, flash: Path | None, serial: str | None,
+                  heap_mode: str, log: Path | None) -> None:
+    """Run a virtual board in the foreground until SIGTERM or SIGINT; print its serial port."""
+    try:
+        prof = profiles.load(profile)
+        vb = VirtualBoard(prof, link=link, flash=flash, serial=serial, heap_mode=heap_mode, log=log)
+        vb.start()
+    except (profiles.ProfileError, BoardError) as e:
+        fail(str(e))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    click.echo(vb.path if link is None else f"{vb.path} -> {vb.port}")
+    click.echo(f"board {prof.name}: heap budget {prof.heap_budget} B ({heap_mode}), "
+               f"flash {vb.flash}, unique id {vb.uid.hex()}", err=True)
+    sys.stdout.flush()
+    done.wait()
+    vb.stop()
+
+
+def _progress(quiet: bool, err: bool = True):
+    return (lambda s: None) if quiet else (lambda s: click.echo(f"  {s}", err=err))
+
+
+def _board_identity(board: SerialBoard, name: str | None) -> tuple[profiles.BoardProfile, str]:
+    """(profile, port): the profile named or the one a virtual board reports; the port whose
+    glue the stack needs there (a virtual board runs ports/virtual whatever it emulates)."""
+    out, err = board.exec_result("import _vboard\nprint(_vboard.board())")
+    virtual = not err
+    if name is None:
+        if not virtual:
+            fail("this board does not say which it is: pass --profile (one of "
+                 f"{', '.join(profiles.available())})")
+        name = out.strip()
+    prof = profiles.load(name)
+    return prof, "virtual" if virtual else prof.port
+
+
+@main.command()
+@click.option("--port", "port_path", required=True, help="The board's serial port.")
+@click.option("--source", is_flag=True, help="Deploy .py sources instead of compiled .mpy.")
+@click.option("--profile", help="Board profile (default: asked of a virtual board).")
+@click.option("--quiet", is_flag=True)
+def deploy(port_path: str, source: bool, profile: str | None, quiet: bool) -> None:
+    """Compile firmware/imprint to .mpy, copy it to /lib/imprint and verify every file's SHA-256."""
+    try:
+        with connect(port_path) as b:
+            prof, port = _board_identity(b, profile)
+        files = deploy_mod.deploy(port_path, source=source, port=port, progress=_progress(quiet))
+    except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError) as e:
+        fail(str(e))
+    kind = "sources" if source else f".mpy ({deploy_mod.mpy_cross_version()})"
+    click.echo(f"deployed {len(files)} files as {kind} to {port_path}; all SHA-256 verified")
+
+
+@board.command("test")
+@click.option("--port", "port_path", help="The board's serial port.")
+@click.option("--virtual", "virtual_profile", help="Start a virtual board with this profile and test it.")
+@click.option("--profile", help="Board profile of --port (default: asked of a virtual board).")
+@click.option("--tests", "test_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=ROOT / "tests" / "device", show_default=True)
+@click.option("--source", is_flag=True, help="Test .py sources instead of the compiled .mpy.")
+@click.option("-k", "only", help="Only tests whose module.name contains this.")
+@click.option("-v", "verbose", is_flag=True, help="A line for every test, with its heap figures.")
+def board_test(port_path: str | None, virtual_profile: str | None, profile: str | None,
+               test_dir: Path, source: bool, only: str | None, verbose: bool) -> None:
+    """Deploy the firmware and run the device tests on a board; print `N passed, N failed`."""
+    if bool(port_path) == bool(virtual_profile):
+        fail("give exactly one of --port or --virtual")
+    vb = None
+    try:
+        if virtual_profile:
+            vb = VirtualBoard(profiles.load(virtual_profile))
+            port_path = vb.start()
+        with connect(port_path) as b:
+            prof, port = _board_identity(b, profile or virtual_profile)
+        deploy_mod.deploy(port_path, source=source, port=port)
+
+        def show(r: devtest.TestResult) -> None:
+            if verbose or not r.passed:
+                mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
+                click.echo(f"{mark} {r.module}.{r.name}  {r.seconds:.2f} s  allocated {r.allocated} B  "
+                           f"live after {r.live_after} B")
+                if r.detail and not r.passed:
+                    click.echo("    " + r.detail.replace("\n", "\n    "))
+
+        with connect(port_path) as b:
+            report = devtest.run(b, test_dir, prof.heap_budget, prof.name, only=only, on_result=show)
+    except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError, BoardError) as e:
+        fail(str(e))
+    finally:
+        if vb:
+            vb.stop()
+    peak = max((r.live_after for r in report.results), default=0)
+    click.echo(f"board {prof.name}: heap budget {prof.heap_budget} B, highest live heap after a test "
+               f"{peak} B")
+    click.echo(f"device: {report.summary()}")
+    sys.exit(0 if report.failed == 0 and report.results else 1)
+
+
+@main.command()
+@click.option("--profile", default="nrf52840-dk", show_default=True)
+def demo(profile: str) -> None:
+    """Start a virtual board, deploy the firmware, run its self-test and print its report."""
+    try:
+        prof = profiles.load(profile)
+        with VirtualBoard(prof) as vb:
+            click.echo(f"virtual board {prof.name} on {vb.port}")
+            files = deploy_mod.deploy(vb.port, port="virtual", progress=_progress(False, err=False))
+            click.echo(f"deployed {len(files)} files (.mpy, SHA-256 verified)")
+            with connect(vb.port) as b:
+                out = b.exec("import imprint_port, imprint.selftest\n"
+                             "imprint.selftest.main(imprint_port)")
+    except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError, BoardError) as e:
+        fail(str(e))
+    click.echo("board self-report:")
+    for line in out.strip().splitlines():
+        click.echo(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
