@@ -99,7 +99,7 @@ const txs = (s) => tx(Buffer.from(s, "latin1"));
 // ---- flash: /flash in the Emscripten FS, mirrored into FLASH_DIR
 let mirroring = false;
 const hostPath = (p) => {
-  const norm = path.posix.normalize(p);
+  const norm = path.posix.resolve(mp.FS.cwd(), p);
   if (norm !== "/flash" && !norm.startsWith("/flash/")) return null;
   return path.join(FLASH_DIR, norm.slice("/flash".length));
 };
