@@ -1,0 +1,50 @@
+# imprint: two commands on a fresh machine — `make demo` and `make test`.
+# `make setup` (run by both) creates .venv and node_modules and is quick when nothing changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.setup-stamp
+NODE_STAMP := node_modules/.setup-stamp
+
+.PHONY: setup demo test test-host test-device clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11+"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || $(MAKE) --no-print-directory node-install
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: node-install
+node-install:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Node.js and npm from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	else \
+		echo "error: Node.js 18+ and npm are needed for the virtual board:"; \
+		echo "       sudo apt-get install nodejs npm   (or see https://nodejs.org)"; exit 1; \
+	fi
+
+demo: setup
+	$(BIN)/imprint demo --profile nrf52840-dk
+
+# Host and CPython tests (pytest), then the firmware's tests on real MicroPython: virtual
+# boards with the nrf52840-dk and esp32-devkitc profiles, reached over their serial ports.
+test: setup test-host test-device
+
+test-host:
+	$(BIN)/python -m pytest tests
+
+test-device:
+	$(BIN)/imprint board test --virtual nrf52840-dk
+	$(BIN)/imprint board test --virtual esp32-devkitc
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache
