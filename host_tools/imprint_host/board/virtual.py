@@ -172,14 +172,37 @@ class VirtualBoard:
     def _pump(self) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self._master, selectors.EVENT_READ, "rx")
+        pending = bytearray()  # console input the interpreter has not taken yet (it is busy)
 
         def watch(proc: subprocess.Popen) -> None:
+            os.set_blocking(proc.stdin.fileno(), False)
             sel.register(proc.stdout, selectors.EVENT_READ, "tx")
             sel.register(proc.stderr, selectors.EVENT_READ, "log")
+
+        def want_write(on: bool) -> None:
+            stdin = self._proc.stdin
+            try:
+                sel.get_key(stdin)
+                registered = True
+            except KeyError:
+                registered = False
+            if on and not registered:
+                sel.register(stdin, selectors.EVENT_WRITE, "feed")
+            elif not on and registered:
+                sel.unregister(stdin)
 
         watch(self._proc)
         while not self._stop.is_set():
             for key, _ in sel.select(0.2):
+                if key.data == "feed":
+                    try:
+                        pending[:os.write(key.fd, pending)] = b""
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:
+                        pending.clear()
+                    want_write(bool(pending))
+                    continue
                 try:
                     data = os.read(key.fd, 65536)
                 except BlockingIOError:
@@ -190,11 +213,8 @@ class VirtualBoard:
                         continue
                     raise
                 if key.data == "rx":
-                    if data and self._proc.poll() is None:
-                        try:
-                            self._proc.stdin.write(data)
-                        except BrokenPipeError:
-                            pass
+                    pending += data
+                    want_write(bool(pending))
                 elif key.data == "tx":
                     if data:
                         self._to_console(data)
@@ -202,6 +222,8 @@ class VirtualBoard:
                     self._board_log(data)
             if self._proc.poll() is not None and not self._stop.is_set():
                 code = self._proc.returncode
+                want_write(False)
+                pending.clear()  # what was sent while the board was resetting is lost
                 for stream in (self._proc.stdout, self._proc.stderr):
                     sel.unregister(stream)
                     stream.close()
