@@ -165,7 +165,9 @@ def _encode(out, obj, depth):
     t = type(obj)
     if t is int:
         # RFC 8949 §3.1 major types 0/1; §3.4.3 bignums beyond 64 bits
-        if obj >= 0:
+        if 0 <= obj < 24:
+            out.append(obj)
+        elif obj >= 0:
             if obj <= 0xFFFFFFFFFFFFFFFF:
                 _head(out, 0, obj)
             else:
@@ -194,7 +196,26 @@ def _encode(out, obj, depth):
         for item in obj:
             _encode(out, item, depth + 1)
     elif t is dict:
-        # §4.2.1: keys sorted by the bytewise order of their deterministic encodings
+        # §4.2.1: keys sorted by the bytewise order of their deterministic encodings.
+        # Integer keys (COSE, CWT, SIDs) need no encoding to sort: unsigned ascending, then
+        # negative descending, is that order.
+        pos = []
+        neg = []
+        for k in obj:
+            if type(k) is not int or not -0x10000000000000000 <= k <= 0xFFFFFFFFFFFFFFFF:
+                break
+            (pos if k >= 0 else neg).append(k)
+        else:
+            pos.sort()
+            neg.sort(reverse=True)
+            _head(out, 5, len(obj))
+            for k in pos:
+                _encode(out, k, depth)
+                _encode(out, obj[k], depth + 1)
+            for k in neg:
+                _encode(out, k, depth)
+                _encode(out, obj[k], depth + 1)
+            return
         pairs = []
         for k in obj:
             kb = bytearray()
@@ -276,205 +297,210 @@ def _half(h):
     return -val if h & 0x8000 else val
 
 
-class _Decoder:
-    __slots__ = ("data", "pos", "end", "strict", "max_depth", "items_left")
+def _fail(msg, pos):
+    raise CBORError("%s at offset %d" % (msg, pos))
 
-    def __init__(self, data, pos, strict, max_depth, max_items):
-        self.data = data
-        self.pos = pos
-        self.end = len(data)
-        self.strict = strict
-        self.max_depth = max_depth
-        self.items_left = max_items
 
-    def fail(self, msg):
-        raise CBORError("%s at offset %d" % (msg, self.pos))
+def _argument(data, pos, ai, strict):
+    # RFC 8949 §3: the argument after the initial byte (ai 24..27); returns (n, next pos)
+    size = 1 << (ai - 24)
+    if ai > 27:
+        _fail("reserved additional information %d" % ai, pos - 1)
+    if pos + size > len(data):
+        _fail("needs %d bytes, %d left" % (size, len(data) - pos), pos)
+    n = data[pos] if size == 1 else int.from_bytes(data[pos:pos + size], "big")
+    if strict and n < (24 if size == 1 else 1 << (4 * size)):
+        _fail("argument not in shortest form", pos - 1)
+    return n, pos + size
 
-    def take(self, n):
-        p = self.pos
-        if n > self.end - p:
-            self.fail("needs %d bytes, %d left" % (n, self.end - p))
-        self.pos = p + n
-        return self.data[p:p + n]
 
-    # RFC 8949 §3: the argument of a head; None for indefinite length (ai 31)
-    def argument(self, ai):
-        if ai < 24:
-            return ai
-        if ai == 24:
-            n = self.take(1)[0]
-            if self.strict and n < 24:
-                self.fail("argument not in shortest form")
-            return n
-        if ai == 25:
-            n = int.from_bytes(self.take(2), "big")
-            if self.strict and n < 0x100:
-                self.fail("argument not in shortest form")
-            return n
-        if ai == 26:
-            n = int.from_bytes(self.take(4), "big")
-            if self.strict and n < 0x10000:
-                self.fail("argument not in shortest form")
-            return n
-        if ai == 27:
-            n = int.from_bytes(self.take(8), "big")
-            if self.strict and n < 0x100000000:
-                self.fail("argument not in shortest form")
-            return n
-        if ai == 31:
-            if self.strict:
-                self.fail("indefinite length in strict mode")
-            return None
-        self.fail("reserved additional information %d" % ai)
+def _chunks(data, pos, major, strict):
+    # §3.2.3: indefinite-length string = definite chunks of the same major type, then break
+    if strict:
+        _fail("indefinite length in strict mode", pos - 1)
+    parts = []
+    end = len(data)
+    while True:
+        if pos >= end:
+            _fail("indefinite-length string not terminated", pos)
+        ib = data[pos]
+        pos += 1
+        if ib == _BREAK:
+            return b"".join(parts), pos
+        ai = ib & 31
+        if ib >> 5 != major or ai == 31:
+            _fail("bad chunk in indefinite-length string", pos - 1)
+        if ai >= 24:
+            ai, pos = _argument(data, pos, ai, strict)
+        if ai > end - pos:
+            _fail("needs %d bytes, %d left" % (ai, end - pos), pos)
+        parts.append(bytes(data[pos:pos + ai]))
+        pos += ai
 
-    def count(self, n):
-        self.items_left -= n
-        if self.items_left < 0:
-            self.fail("more data items than the limit")
 
-    def chunks(self, major):
-        # §3.2.3: indefinite-length string = definite chunks of the same major type, then break
-        parts = []
-        while True:
-            if self.pos >= self.end:
-                self.fail("indefinite-length string not terminated")
-            ib = self.data[self.pos]
-            self.pos += 1
-            if ib == _BREAK:
-                return b"".join(parts)
-            if ib >> 5 != major or ib & 31 == 31:
-                self.fail("bad chunk in indefinite-length string")
-            parts.append(bytes(self.take(self.argument(ib & 31))))
+def _simple(data, pos, ai, strict):
+    # RFC 8949 §3.3: simple values and floats; returns (value, next pos)
+    if ai < 20:
+        return Simple(ai), pos
+    if ai < 24:
+        return (False, True, None, undefined)[ai - 20], pos
+    if ai == 24:
+        if pos >= len(data):
+            _fail("truncated", pos)
+        v = data[pos]
+        if v < 32:
+            _fail("simple value %d in two bytes" % v, pos)
+        return Simple(v), pos + 1
+    if ai > 27:
+        _fail("reserved simple value encoding", pos - 1)
+    size = 1 << (ai - 24)
+    if pos + size > len(data):
+        _fail("needs %d bytes, %d left" % (size, len(data) - pos), pos)
+    raw = bytes(data[pos:pos + size])
+    if ai == 25:
+        h = int.from_bytes(raw, "big")
+        f = _half(h)
+        if strict and f != f and h != 0x7E00:
+            _fail("NaN not in its deterministic form", pos - 1)
+        return f, pos + size
+    f = struct.unpack(">f" if ai == 26 else ">d", raw)[0]
+    if strict:
+        check = bytearray()
+        _encode_float(check, f)
+        if len(check) != size + 1:
+            _fail("float not in shortest form", pos - 1)
+    return f, pos + size
 
-    def item(self, depth):
-        if depth > self.max_depth:
-            self.fail("nesting deeper than %d" % self.max_depth)
-        if self.pos >= self.end:
-            self.fail("truncated")
-        self.count(1)
-        ib = self.data[self.pos]
-        self.pos += 1
+
+def _decoder(data, strict, max_depth, max_items):
+    # Returns item(pos, depth) -> (value, next pos) over data. One closure per call keeps
+    # the state in cells (faster than instance attributes on MicroPython); the rare paths
+    # (long arguments, floats, indefinite strings) are module functions.
+    end = len(data)
+    left = max_items
+
+    def item(pos, depth):
+        nonlocal left
+        if pos >= end:
+            _fail("truncated", pos)
+        left -= 1
+        if left < 0:
+            _fail("more data items than the limit", pos)
+        ib = data[pos]
+        pos += 1
+        if ib < 0x18:
+            return ib, pos
         major = ib >> 5
         ai = ib & 31
         if major == 7:
-            return self.simple(ai)
-        n = self.argument(ai)
-        if n is None and (major < 2 or major == 6):
-            self.fail("indefinite length on major type %d" % major)
+            if ib == 0xF5:
+                return True, pos
+            if ib == 0xF4:
+                return False, pos
+            if ib == 0xF6:
+                return None, pos
+            return _simple(data, pos, ai, strict)
+        if ai < 24:
+            n = ai
+        elif ai == 31:
+            if major < 2 or major == 6:
+                _fail("indefinite length on major type %d" % major, pos - 1)
+            if strict:
+                _fail("indefinite length in strict mode", pos - 1)
+            n = None
+        else:
+            n, pos = _argument(data, pos, ai, strict)
         if major == 0:
-            return n
+            return n, pos
         if major == 1:
-            return -1 - n
-        if major == 2:
-            return self.chunks(2) if n is None else bytes(self.take(n))
-        if major == 3:
-            raw = self.chunks(3) if n is None else self.take(n)
-            if type(raw) is not bytes:
-                raw = bytes(raw)
+            return -1 - n, pos
+        if major < 4:
+            if n is None:
+                raw, pos = _chunks(data, pos, major, strict)
+            else:
+                if n > end - pos:
+                    _fail("needs %d bytes, %d left" % (n, end - pos), pos)
+                raw = data[pos:pos + n]
+                if type(raw) is not bytes:
+                    raw = bytes(raw)
+                pos += n
+            if major == 2:
+                return raw, pos
             try:
-                if raw and max(raw) >= 0xC0 and not _utf8_extra_ok(raw):
-                    raise UnicodeError
-                return str(raw, "utf-8")
+                text = str(raw, "utf-8")
             except UnicodeError:
-                self.fail("text string is not valid UTF-8")
+                _fail("text string is not valid UTF-8", pos)
+            if len(text) != len(raw) and not _utf8_extra_ok(raw):
+                _fail("text string is not valid UTF-8", pos)
+            return text, pos
+        if depth >= max_depth:
+            _fail("nesting deeper than %d" % max_depth, pos - 1)
+        depth += 1
         if major == 4:
             out = []
             if n is None:
-                while self.peek_break():
-                    out.append(self.item(depth + 1))
-                self.pos += 1
-            else:
-                # each element takes at least one byte: refuse before allocating
-                if n > self.end - self.pos:
-                    self.fail("array of %d items in %d bytes" % (n, self.end - self.pos))
-                for _ in range(n):
-                    out.append(self.item(depth + 1))
-            return out
+                while True:
+                    if pos >= end:
+                        _fail("indefinite-length array not terminated", pos)
+                    if data[pos] == _BREAK:
+                        return out, pos + 1
+                    v, pos = item(pos, depth)
+                    out.append(v)
+            # each element takes at least one byte: refuse before allocating
+            if n > end - pos:
+                _fail("array of %d items in %d bytes" % (n, end - pos), pos)
+            for _ in range(n):
+                v, pos = item(pos, depth)
+                out.append(v)
+            return out, pos
         if major == 5:
-            return self.map(n, depth)
+            return mapping(pos, n, depth)
         # major 6: tag
-        value = self.item(depth + 1)
+        value, pos = item(pos, depth)
         if n == 2 or n == 3:
             if type(value) is not bytes:
-                self.fail("bignum content is not a byte string")
-            if self.strict and (len(value) <= 8 or value[0] == 0):
-                self.fail("bignum not in preferred form")
+                _fail("bignum content is not a byte string", pos)
+            if strict and (len(value) <= 8 or value[0] == 0):
+                _fail("bignum not in preferred form", pos)
             v = int.from_bytes(value, "big")
-            return v if n == 2 else -1 - v
-        return Tag(n, value)
+            return (v if n == 2 else -1 - v), pos
+        return Tag(n, value), pos
 
-    def peek_break(self):
-        if self.pos >= self.end:
-            self.fail("indefinite-length item not terminated")
-        return self.data[self.pos] != _BREAK
-
-    def map(self, n, depth):
+    def mapping(pos, n, depth):
         out = {}
-        if n is not None and 2 * n > self.end - self.pos:
-            self.fail("map of %d pairs in %d bytes" % (n, self.end - self.pos))
-        i = 0
+        if n is not None and 2 * n > end - pos:
+            _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
         last = None
-        while (i < n) if n is not None else self.peek_break():
-            start = self.pos
-            key = self.item(depth + 1)
-            if self.strict:
-                kb = self.data[start:self.pos]
-                if last is not None and bytes(kb) <= last:
-                    self.pos = start
-                    self.fail("map keys not in deterministic order or duplicated")
-                last = bytes(kb)
-            if type(key) is list:
-                key = _freeze(key)
-            try:
-                hash(key)
-            except TypeError:
-                self.pos = start
-                self.fail("map key of unhashable type")
+        i = 0
+        while True:
+            if n is None:
+                if pos >= end:
+                    _fail("indefinite-length map not terminated", pos)
+                if data[pos] == _BREAK:
+                    return out, pos + 1
+            elif i == n:
+                return out, pos
+            start = pos
+            key, pos = item(pos, depth)
+            t = type(key)
+            if t is not int and t is not str and t is not bytes:
+                if t is list:
+                    key = _freeze(key)
+                try:
+                    hash(key)
+                except TypeError:
+                    _fail("map key of unhashable type", start)
+            if strict:
+                kb = bytes(data[start:pos])
+                if last is not None and kb <= last:
+                    _fail("map keys not in deterministic order or duplicated", start)
+                last = kb
             if key in out:
-                self.pos = start
-                self.fail("duplicate map key")
-            out[key] = self.item(depth + 1)
+                _fail("duplicate map key", start)
+            out[key], pos = item(pos, depth)
             i += 1
-        if n is None:
-            self.pos += 1
-        return out
 
-    def simple(self, ai):
-        # RFC 8949 §3.3: simple values and floats
-        if ai < 20:
-            return Simple(ai)
-        if ai == 20:
-            return False
-        if ai == 21:
-            return True
-        if ai == 22:
-            return None
-        if ai == 23:
-            return undefined
-        if ai == 24:
-            v = self.take(1)[0]
-            if v < 32:
-                self.fail("simple value %d in two bytes" % v)
-            return Simple(v)
-        if ai == 25:
-            h = int.from_bytes(self.take(2), "big")
-            f = _half(h)
-            if self.strict and f != f and h != 0x7E00:
-                self.fail("NaN not in its deterministic form")
-        elif ai == 26:
-            f = struct.unpack(">f", self.take(4))[0]
-        elif ai == 27:
-            f = struct.unpack(">d", self.take(8))[0]
-        elif ai == 31:
-            self.fail("unexpected break")
-        else:
-            self.fail("reserved simple value encoding")
-        if self.strict and ai != 25:
-            check = bytearray()
-            _encode_float(check, f)
-            if len(check) != {26: 5, 27: 9}[ai]:
-                self.fail("float not in shortest form")
-        return f
+    return item
 
 
 def _utf8_extra_ok(b):
@@ -508,21 +534,24 @@ def _check_length(data, max_length):
         raise CBORError("input of %d bytes is over the limit of %d" % (len(data), max_length))
 
 
+def _run(item, pos):
+    try:
+        return item(pos, 0)
+    except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
+        raise CBORError("nesting too deep for the stack")
+
+
 def decode(data, offset=0, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS,
            max_length=_MAX_LENGTH):
     # Incremental: one data item from data[offset:]; returns (item, offset of the next).
     _check_length(data, max_length)
-    d = _Decoder(data, offset, strict, max_depth, max_items)
-    try:
-        obj = d.item(0)
-    except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
-        raise CBORError("nesting too deep for the stack")
-    return obj, d.pos
+    return _run(_decoder(data, strict, max_depth, max_items), offset)
 
 
 def loads(data, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS, max_length=_MAX_LENGTH):
     # Exactly one data item; trailing bytes are an error.
-    obj, end = decode(data, 0, strict, max_depth, max_items, max_length)
+    _check_length(data, max_length)
+    obj, end = _run(_decoder(data, strict, max_depth, max_items), 0)
     if end != len(data):
         raise CBORError("%d bytes after the data item" % (len(data) - end))
     return obj
@@ -532,11 +561,10 @@ def loads_seq(data, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS,
               max_length=_MAX_LENGTH):
     # A CBOR sequence (RFC 8742): zero or more items; the item limit counts across them.
     _check_length(data, max_length)
-    d = _Decoder(data, 0, strict, max_depth, max_items)
+    item = _decoder(data, strict, max_depth, max_items)
     out = []
-    try:
-        while d.pos < d.end:
-            out.append(d.item(0))
-    except RuntimeError:
-        raise CBORError("nesting too deep for the stack")
+    pos = 0
+    while pos < len(data):
+        obj, pos = _run(item, pos)
+        out.append(obj)
     return out
