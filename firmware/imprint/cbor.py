@@ -378,14 +378,17 @@ def _decoder(data, strict, max_depth, max_items):
     # (long arguments, floats, indefinite strings) are module functions.
     end = len(data)
     left = max_items
+    # every item takes at least its initial byte: the limit only needs counting when it is
+    # smaller than the input
+    counting = max_items < end
 
     def item(pos, depth):
+        # data[pos] past the end raises IndexError: the caller reports truncated input
         nonlocal left
-        if pos >= end:
-            _fail("truncated", pos)
-        left -= 1
-        if left < 0:
-            _fail("more data items than the limit", pos)
+        if counting:
+            left -= 1
+            if left < 0:
+                _fail("more data items than the limit", pos)
         ib = data[pos]
         pos += 1
         if ib < 0x18:
@@ -440,8 +443,6 @@ def _decoder(data, strict, max_depth, max_items):
             out = []
             if n is None:
                 while True:
-                    if pos >= end:
-                        _fail("indefinite-length array not terminated", pos)
                     if data[pos] == _BREAK:
                         return out, pos + 1
                     v, pos = item(pos, depth)
@@ -468,18 +469,14 @@ def _decoder(data, strict, max_depth, max_items):
 
     def mapping(pos, n, depth):
         out = {}
-        if n is not None and 2 * n > end - pos:
+        if n is None:
+            n = -1
+        elif 2 * n > end - pos:
             _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
         last = None
-        i = 0
-        while True:
-            if n is None:
-                if pos >= end:
-                    _fail("indefinite-length map not terminated", pos)
-                if data[pos] == _BREAK:
-                    return out, pos + 1
-            elif i == n:
-                return out, pos
+        while n:
+            if n < 0 and data[pos] == _BREAK:
+                return out, pos + 1
             start = pos
             key, pos = item(pos, depth)
             t = type(key)
@@ -498,7 +495,8 @@ def _decoder(data, strict, max_depth, max_items):
             if key in out:
                 _fail("duplicate map key", start)
             out[key], pos = item(pos, depth)
-            i += 1
+            n -= 1
+        return out, pos
 
     return item
 
@@ -528,7 +526,8 @@ def _freeze(value):
 
 
 def _check_length(data, max_length):
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    t = type(data)
+    if t is not bytes and t is not bytearray and t is not memoryview:
         raise CBORError("CBOR input must be bytes, not %s" % type(data).__name__)
     if len(data) > max_length:
         raise CBORError("input of %d bytes is over the limit of %d" % (len(data), max_length))
@@ -537,6 +536,8 @@ def _check_length(data, max_length):
 def _run(item, pos):
     try:
         return item(pos, 0)
+    except IndexError:
+        raise CBORError("truncated input: the item at offset %d runs past the end" % pos)
     except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
         raise CBORError("nesting too deep for the stack")
 
