@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from imprint import cbor
 
 # Tags cbor2 gives no meaning to, so both sides keep them as plain tags.
-plain_tags = st.integers(min_value=1000, max_value=2**32)
+plain_tags = st.integers(min_value=100_000, max_value=2**32)
 floats = st.floats(allow_nan=False)
 keys = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=8),
                  st.binary(max_size=8))
