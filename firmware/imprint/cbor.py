@@ -114,6 +114,22 @@ def _float_bits(f):
     return struct.unpack(">Q", struct.pack(">d", f))[0]
 
 
+def _narrow(sign, e, mant, width, mbits, bias):
+    # The bits of 2**e * 1.mant (mant: 52 bits) in a binary format of that width, mantissa
+    # bits and exponent bias, if it is exact there (normal or subnormal); else None.
+    emin = 1 - bias
+    if emin <= e <= bias:
+        if mant & ((1 << (52 - mbits)) - 1) == 0:
+            return (sign << (width - 1)) | ((e + bias) << mbits) | (mant >> (52 - mbits))
+        return None
+    if emin - mbits <= e < emin:
+        shift = 52 - mbits + (emin - e)
+        full = mant | (1 << 52)
+        if full & ((1 << shift) - 1) == 0:
+            return (sign << (width - 1)) | (full >> shift)
+    return None
+
+
 # RFC 8949 §4.2.1: the shortest of half/single/double that preserves the value;
 # NaN as f97e00 (§4.2.2 note), infinities in half precision.
 def _encode_float(out, f):
@@ -131,29 +147,11 @@ def _encode_float(out, f):
         out.extend(b"\xf9\x80\x00" if sign else b"\xf9\x00\x00")
         return
     e = exp - 1023  # double subnormals are far below half and single range
-    # half precision: normal e in [-14, 15] with 10 mantissa bits; subnormal down to 2**-24
-    if -14 <= e <= 15 and mant & 0x3FFFFFFFFFF == 0:
-        out.append(0xF9)
-        out.extend(((sign << 15) | ((e + 15) << 10) | (mant >> 42)).to_bytes(2, "big"))
-        return
-    if -24 <= e < -14:
-        shift = 42 + (-14 - e)
-        full = mant | (1 << 52)
-        if full & ((1 << shift) - 1) == 0:
-            out.append(0xF9)
-            out.extend(((sign << 15) | (full >> shift)).to_bytes(2, "big"))
-            return
-    # single precision: normal e in [-126, 127] with 23 mantissa bits; subnormal to 2**-149
-    if -126 <= e <= 127 and mant & 0x1FFFFFFF == 0:
-        out.append(0xFA)
-        out.extend(((sign << 31) | ((e + 127) << 23) | (mant >> 29)).to_bytes(4, "big"))
-        return
-    if -149 <= e < -126:
-        shift = 29 + (-126 - e)
-        full = mant | (1 << 52)
-        if full & ((1 << shift) - 1) == 0:
-            out.append(0xFA)
-            out.extend(((sign << 31) | (full >> shift)).to_bytes(4, "big"))
+    for ib, width, mbits, bias in ((0xF9, 16, 10, 15), (0xFA, 32, 23, 127)):
+        v = _narrow(sign, e, mant, width, mbits, bias)
+        if v is not None:
+            out.append(ib)
+            out.extend(v.to_bytes(width >> 3, "big"))
             return
     out.append(0xFB)
     out.extend(bits.to_bytes(8, "big"))
@@ -167,20 +165,12 @@ def _encode(out, obj, depth):
         # RFC 8949 §3.1 major types 0/1; §3.4.3 bignums beyond 64 bits
         if 0 <= obj < 24:
             out.append(obj)
-        elif obj >= 0:
-            if obj <= 0xFFFFFFFFFFFFFFFF:
-                _head(out, 0, obj)
-            else:
-                _head(out, 6, 2)
-                b = _uint_bytes(obj)
-                _head(out, 2, len(b))
-                out.extend(b)
         else:
-            n = -1 - obj
+            major, n = (0, obj) if obj >= 0 else (1, -1 - obj)
             if n <= 0xFFFFFFFFFFFFFFFF:
-                _head(out, 1, n)
-            else:
-                _head(out, 6, 3)
+                _head(out, major, n)
+            else:  # tag 2 (unsigned) or 3 (negative) over the magnitude's bytes
+                _head(out, 6, 2 + major)
                 b = _uint_bytes(n)
                 _head(out, 2, len(b))
                 out.extend(b)

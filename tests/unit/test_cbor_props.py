@@ -149,3 +149,17 @@ def test_decoder_mutation_fuzz_100k():
 @pytest.mark.parametrize("hx", ["1bffffffffffffffff", "c249010000000000000000", "fb7e37e43c8800759c"])
 def test_appendix_a_matches_cbor2(hx):
     assert same(cbor.loads(unhexlify(hx)), cbor2.loads(unhexlify(hx)))
+
+
+def test_float_widths_match_cbor2_canonical():
+    """Shortest exact width, on random bit patterns, on the half and single subnormal ranges
+    and on the edges of each format."""
+    import struct
+    rng = random.Random(754)
+    values = [2.0 ** e for e in range(-160, 130)] + [-(2.0 ** e) * 1.5 for e in range(-160, 130)]
+    values += [struct.unpack(">d", rng.getrandbits(64).to_bytes(8, "big"))[0] for _ in range(20000)]
+    values += [rng.randint(-70000, 70000) / 2 ** rng.randint(0, 40) for _ in range(20000)]
+    for f in values:
+        if f == f:
+            assert cbor.dumps(f) == cbor2.dumps(f, canonical=True), f
+            assert same(cbor.loads(cbor.dumps(f), strict=True), f)
