@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.setup-stamp
 NODE_STAMP := node_modules/.setup-stamp
 
-.PHONY: setup demo test test-host test-device clean
+.PHONY: setup demo test test-host test-device bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -45,6 +45,11 @@ test-host:
 test-device:
 	$(BIN)/imprint board test --virtual nrf52840-dk
 	$(BIN)/imprint board test --virtual esp32-devkitc
+
+# Benchmarks (figures for the README): not part of `make test`.
+bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	$(BIN)/python bench/crypto.py
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache
