@@ -196,8 +196,12 @@ async function boot(soft) {
   mirroring = true;
   mp.registerJsModule("_vboard", boardModule());
   mp.runPython(MOUNT);
-  mp.runPython("import _vboard_init\n_vboard_init.run_file('boot.py')");
-  if (!wasRaw) mp.runPython("import _vboard_init\n_vboard_init.run_file('main.py')");
+  // boot.py / main.py print their own tracebacks; what escapes them (SystemExit) ends the
+  // boot script as it would on a board, and the REPL starts.
+  for (const file of wasRaw ? ["boot.py"] : ["boot.py", "main.py"]) {
+    try { mp.runPython(`import _vboard_init\n_vboard_init.run_file('${file}')`); }
+    catch (e) { if (e.name !== "PythonError") throw e; log(`${file}: ${e.type}`); }
+  }
   mp.runPython("del _vboard_init");
   if (wasRaw) {
     swallow = Number.MAX_SAFE_INTEGER; // the friendly banner a board in raw mode never prints
@@ -223,7 +227,7 @@ def _mount():
 _mount()
 del _mount
 `;
-function writeInit() {
+function checkRom() {
   const init = path.join(ROM_DIR, "lib", "_vboard_init.py");
   if (!fs.existsSync(init)) throw new Error(`board support missing: ${init}`);
 }
@@ -244,8 +248,7 @@ function rx(c) {
       const ok = paste.header[0] === 0x41 && paste.header[1] === 0x01;
       if (ok) {
         paste.header = null;
-        txs("R\x01");
-        tx(Buffer.from([WINDOW & 0xff, WINDOW >> 8, 0x01]));
+        writeAll(Buffer.from([0x52, 0x01, WINDOW & 0xff, WINDOW >> 8, 0x01])); // "R\x01", window, go
       } else {
         const bytes = paste.header;
         paste = null;
@@ -293,7 +296,7 @@ async function pump() {
     running = false;
   }
 }
-writeInit();
+checkRom();
 await boot(false);
 log(`ready: board=${opt.board} heap=${HEAP} (${STRICT ? "strict" : "measure"}) flash=${FLASH_DIR}`);
 process.stdin.on("data", (d) => { queue.push(d); pump().catch((e) => { log(`fatal: ${e.stack || e}`); process.exit(70); }); });
