@@ -83,4 +83,5 @@ def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
                                  f"budget of {board_name} is {heap_budget} B\n{result.detail}").strip()
             report.results.append(result)
             on_result(result)
+        board.exec(f"_runner.unload({module!r})")
     return report
