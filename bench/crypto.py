@@ -101,10 +101,10 @@ def main() -> None:
     for name, ours, theirs, peer in cpython_rows():
         print(f"| {name} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {peer} | {theirs / ours:.2f}× |")
     print("\nVirtual board (nrf52840-dk profile):\n")
-    print("| operation | ms | heap allocated B |")
+    print("| operation | ms | heap allocated B (upper bound of the peak) |")
     print("|---|---:|---:|")
     for name, ms, alloc, _n in board_rows("nrf52840-dk"):
-        print(f"| {name} | {float(ms):.1f} | {int(alloc):,} |")
+        print(f"| {name} | {float(ms):.2f} | {int(alloc):,} |")
     sizes = mpy_sizes()
     print("\n.mpy size: " + ", ".join(f"{k} {v:,} B" for k, v in sizes.items()))
 
