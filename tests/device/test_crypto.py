@@ -1,21 +1,10 @@
 # imprint.crypto: the facade, hashes, HMAC and HKDF against the published vectors.
 # Plain test functions: pytest runs them on CPython, `imprint board test` on MicroPython.
 # Every vector here was checked against hashlib / hmac / `cryptography` on CPython.
-import sys
-from binascii import hexlify, unhexlify
+from vectors import MICROPYTHON, h, hx, raises, rows  # noqa: F401
 
 import imprint.crypto as crypto
 from imprint.crypto import CryptoError
-
-MICROPYTHON = sys.implementation.name == "micropython"
-
-
-def h(s):
-    return unhexlify(s)
-
-
-def hx(b):
-    return hexlify(b).decode()
 
 
 # FIPS 180-4 examples (NIST CSRC "Examples with intermediate values", SHA256.pdf /
@@ -88,14 +77,6 @@ def hkdf_vectors():
          "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
          "9d201395faa4b61a96c8"),
     )
-
-
-def raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc:
-        return True
-    return False
 
 
 def test_facade_names():

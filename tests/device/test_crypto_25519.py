@@ -2,35 +2,10 @@
 # and what invalid keys, points and signatures must do. Every vector here was checked
 # against `cryptography` (OpenSSL) on CPython. Vector tables are text, one vector a line,
 # hex fields separated by spaces ("-" is empty): one string per table in a board's RAM.
-import sys
-from binascii import hexlify, unhexlify
+from vectors import MICROPYTHON, h, hx, raises, rows  # noqa: F401
 
 import imprint.crypto as crypto
 from imprint.crypto import CryptoError
-
-MICROPYTHON = sys.implementation.name == "micropython"
-
-
-def h(s):
-    return unhexlify(s)
-
-
-def hx(b):
-    return hexlify(b).decode()
-
-
-def rows(table):
-    # the vectors of a table: a list of fields per line, hex-decoded
-    return [[b"" if f == "-" else unhexlify(f) for f in line.split()]
-            for line in table.split("\n") if line]
-
-
-def raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc:
-        return True
-    return False
 
 
 # RFC 7748 §5.2: scalar, u, X25519(scalar, u)

@@ -4,34 +4,11 @@
 # `cryptography` (OpenSSL) on CPython. Vector tables are text, one vector a line, fields in
 # hex separated by spaces ("-" is empty): a board keeps one string per table in RAM rather
 # than hundreds of small objects.
-import sys
-from binascii import hexlify, unhexlify
+from vectors import MICROPYTHON, h, hx, raises, rows  # noqa: F401
 
 import imprint.crypto as crypto
 from imprint.crypto import CryptoError
 from imprint.crypto import aes
-
-
-def h(s):
-    return unhexlify(s)
-
-
-def hx(b):
-    return hexlify(b).decode()
-
-
-def rows(table):
-    # the vectors of a table: a list of fields per line, hex-decoded
-    return [[b"" if f == "-" else unhexlify(f) for f in line.split()]
-            for line in table.split("\n") if line]
-
-
-def raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc:
-        return True
-    return False
 
 
 # FIPS 197 Appendix B and Appendix C.1-C.3: key, plaintext, ciphertext
@@ -182,7 +159,7 @@ def test_ccm_sp800_38c_examples_1_to_3():
 
 def test_ccm_sp800_38c_example_4_long_aad():
     # CPython only: the 64 KiB AAD alone is half a board's heap
-    if sys.implementation.name == "micropython":
+    if MICROPYTHON:
         return
     key, nonce, pt, out = [h(x) for x in SP800_38C_EX4]
     aad = bytes(range(256)) * 256

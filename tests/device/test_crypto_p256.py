@@ -1,26 +1,10 @@
 # imprint.crypto P-256: key derivation, ECDH (RFC 5903 §8.1, NIST CAVS 14.1 ECC CDH),
 # ECDSA with RFC 6979 nonces (RFC 6979 §A.2.5), point validation and what invalid keys and
 # signatures must do. Every vector here was checked against `cryptography` (OpenSSL).
-from binascii import hexlify, unhexlify
+from vectors import MICROPYTHON, h, hx, raises, rows  # noqa: F401
 
 import imprint.crypto as crypto
 from imprint.crypto import CryptoError
-
-
-def h(s):
-    return unhexlify(s)
-
-
-def hx(b):
-    return hexlify(b).decode()
-
-
-def raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc:
-        return True
-    return False
 
 
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -15,7 +15,6 @@ from typing import Callable
 
 from .serial_board import SerialBoard
 
-RUNNER = "_runner.py"
 
 
 @dataclass
@@ -46,13 +45,14 @@ class Report:
 
 
 def install_tests(board: SerialBoard, test_dir: Path) -> list[str]:
-    """Copy the device tests (as source) to /tests on the board; return the test modules."""
+    """Copy the device tests and their helpers (as source) to /tests on the board; return
+    the test modules."""
     board.exec("import os\ntry:\n os.mkdir('/tests')\nexcept OSError:\n pass")
-    files = sorted(test_dir.glob("test_*.py")) + [test_dir / RUNNER]
+    files = sorted(f for f in test_dir.glob("*.py") if f.name != "conftest.py")
     for f in files:
         board.transport.fs_writefile(f"/tests/{f.name}", f.read_bytes())
     board.exec("import sys\nif '/tests' not in sys.path:\n sys.path.append('/tests')\nimport _runner")
-    return [f.stem for f in files if f.name != RUNNER]
+    return [f.stem for f in files if f.name.startswith("test_")]
 
 
 def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
