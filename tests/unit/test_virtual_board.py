@@ -243,3 +243,19 @@ def test_cli_board_virtual_runs_until_sigterm(tmp_path):
         proc.wait(10)
     assert proc.returncode == 0
     assert not link.exists()
+
+
+def test_ctrl_c_on_a_busy_board_resets_it(board):
+    """This build cannot interrupt running Python: a Ctrl-C it has not taken within the grace
+    period hard-resets the board, so a stuck program never wedges a CI run."""
+    with serial.Serial(board.path, 115200, timeout=0.1) as s:
+        s.write(b"\r\x03\x02")
+        time.sleep(0.3)
+        s.write(b"while True:\r    pass\r\r")
+        time.sleep(0.5)
+        s.write(b"\x03")
+        deadline = time.monotonic() + 20
+        while board.resets == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert board.resets == 1
+    assert mpremote(board.path, "exec", "print(6*7)").strip() == "42"

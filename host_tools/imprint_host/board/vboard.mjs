@@ -10,7 +10,9 @@
 //     closed, before close() returns; unlink/rename/mkdir/rmdir immediately);
 //   * os.urandom from Node's CSPRNG, machine.unique_id(), machine.reset()/soft_reset();
 //   * Linux errno numbers for file errors (the build's libc uses WASI numbers: ENOENT is 44);
-//   * the heap budget of the board profile (see README "RAM on the virtual board").
+//   * the heap budget of the board profile (see README "RAM on the virtual board");
+//   * a count of the console bytes taken ("vboard: rx N" on stderr): running Python cannot be
+//     interrupted in this build, so the keeper hard-resets a board that leaves Ctrl-C untaken.
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
@@ -278,6 +280,7 @@ function rx(c) {
 // ---- main loop: one byte at a time, awaiting a reboot when one is due
 const queue = [];
 let running = false;
+let taken = 0; // console bytes the board has taken, reported so a stuck board can be reset
 async function pump() {
   if (running) return;
   running = true;
@@ -291,6 +294,8 @@ async function pump() {
           await boot(true);
         }
       }
+      taken += chunk.length;
+      process.stderr.write(`vboard: rx ${taken}\n`);
     }
   } finally {
     running = false;

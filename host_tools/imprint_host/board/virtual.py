@@ -62,6 +62,7 @@ class VirtualBoard:
     serial: str | None = None
     heap_mode: str = "measure"
     log: Path | None = None
+    interrupt_grace: float = 3.0  # seconds a Ctrl-C may wait before the board is hard-reset
     port: str = field(init=False, default="")
     resets: int = field(init=False, default=0)
 
@@ -75,6 +76,10 @@ class VirtualBoard:
         self._thread: threading.Thread | None = None
         self._log_file = None
         self._booted = threading.Event()
+        self._log_line = b""
+        self._sent = 0  # console bytes handed to the interpreter
+        self._taken = 0  # ... and taken by it (it reports "vboard: rx N")
+        self._interrupt: tuple[int, float] | None = None  # (byte index of a Ctrl-C, when)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> str:
@@ -155,11 +160,28 @@ class VirtualBoard:
         os.set_blocking(self._proc.stderr.fileno(), False)
 
     def _board_log(self, data: bytes) -> None:
-        if b"vboard: ready" in data:
-            self._booted.set()
-        if self._log_file:
-            self._log_file.write(data)
-            self._log_file.flush()
+        self._log_line += data
+        *lines, self._log_line = self._log_line.split(b"\n")
+        for line in lines:
+            if line.startswith(b"vboard: rx "):
+                self._taken = int(line[11:])
+                continue
+            if line.startswith(b"vboard: ready"):
+                self._booted.set()
+            if self._log_file:
+                self._log_file.write(line + b"\n")
+                self._log_file.flush()
+
+    def _stuck(self) -> bool:
+        """A Ctrl-C the interpreter has not taken within the grace period: running Python
+        cannot be interrupted in this build, so the board is reset as a watchdog would."""
+        if self._interrupt is None:
+            return False
+        index, since = self._interrupt
+        if self._taken >= index:
+            self._interrupt = None
+            return False
+        return time.monotonic() - since > self.interrupt_grace
 
     def _to_console(self, data: bytes) -> None:
         # Nobody reading the port: a UART's bytes are lost, the board does not stall.
@@ -196,7 +218,9 @@ class VirtualBoard:
             for key, _ in sel.select(0.2):
                 if key.data == "feed":
                     try:
-                        pending[:os.write(key.fd, pending)] = b""
+                        n = os.write(key.fd, pending)
+                        pending[:n] = b""
+                        self._sent += n
                     except BlockingIOError:
                         pass
                     except BrokenPipeError:
@@ -213,6 +237,9 @@ class VirtualBoard:
                         continue
                     raise
                 if key.data == "rx":
+                    if b"\x03" in data and self._interrupt is None:
+                        self._interrupt = (self._sent + len(pending) + data.index(b"\x03") + 1,
+                                           time.monotonic())
                     pending += data
                     want_write(bool(pending))
                 elif key.data == "tx":
@@ -220,8 +247,14 @@ class VirtualBoard:
                         self._to_console(data)
                 elif data:
                     self._board_log(data)
+            if self._stuck() and self._proc.poll() is None:
+                self._board_log(b"vboard: Ctrl-C not taken: hard reset\n")
+                self._proc.kill()
+                self._proc.wait()
             if self._proc.poll() is not None and not self._stop.is_set():
                 code = self._proc.returncode
+                self._interrupt = None
+                self._sent = self._taken = 0
                 want_write(False)
                 pending.clear()  # what was sent while the board was resetting is lost
                 for stream in (self._proc.stdout, self._proc.stderr):
