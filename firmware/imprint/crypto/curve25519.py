@@ -1,7 +1,7 @@
 # X25519 (RFC 7748 §5) in pure Python: the Montgomery ladder on Curve25519 for any u, and
 # the fixed-base case through the Ed25519 comb and the birational map of RFC 7748 §4.1.
 from . import CryptoError
-
+from .modinv import inv
 try:
     from micropython import const
 except ImportError:
@@ -62,7 +62,7 @@ def _ladder(k, u):
         j = 7
     s = swap << 1
     t = (x2, z2, x3, z3)
-    return t[s] * pow(t[s + 1], P - 2, P) % P
+    return t[s] * inv(t[s + 1], P) % P
 
 
 # RFC 7748 §5: X25519(k, u); the top bit of u is masked, non-canonical u accepted (mod p).
@@ -81,4 +81,4 @@ def x25519_base(k):
     from .ed25519 import base_mul
     X, Y, Z, T = base_mul(_scalar(k))
     P = _P
-    return ((Z + Y) * pow((Z - Y) % P, P - 2, P) % P).to_bytes(32, "little")
+    return ((Z + Y) * inv(Z - Y, P) % P).to_bytes(32, "little")

@@ -2,7 +2,7 @@
 # (X:Y:Z:T, x = X/Z, y = Y/Z, xy = T/Z), a fixed-base comb for [k]B and a 4-bit window
 # for [k]A. Also serves x25519_base (RFC 7748 §4.1 maps this curve to Curve25519).
 from . import CryptoError
-
+from .modinv import inv
 try:
     from micropython import const
 except ImportError:
@@ -227,7 +227,7 @@ def _encode_affine(x, y):
 
 
 def encode(X, Y, Z):
-    zi = pow(Z, _P - 2, _P)
+    zi = inv(Z, _P)
     return _encode_affine(X * zi % _P, Y * zi % _P)
 
 
@@ -398,7 +398,7 @@ def sign(seed, msg, sha512):
     X1, Y1, Z1, T = base_mul(s)
     X2, Y2, Z2, T = base_mul(r)
     P = _P
-    zi = pow(Z1 * Z2 % P, P - 2, P)
+    zi = inv(Z1 * Z2, P)
     pub = _encode_affine(X1 * Z2 % P * zi % P, Y1 * Z2 % P * zi % P)
     R = _encode_affine(X2 * Z1 % P * zi % P, Y2 * Z1 % P * zi % P)
     k = int.from_bytes(sha512(R + pub + msg), "little") % _L

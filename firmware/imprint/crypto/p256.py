@@ -5,7 +5,7 @@
 # windows, the comb for G; a zero digit costs a discarded addition): constant-ish, as far
 # as Python integers allow. Every received point is checked to lie on the curve.
 from . import CryptoError
-
+from .modinv import inv
 try:
     from micropython import const
 except ImportError:
@@ -230,7 +230,7 @@ def _add(X1, Y1, Z1, X2, Y2, Z2):
 
 def _affine(X, Y, Z):
     P = _P
-    zi = pow(Z, P - 2, P)
+    zi = inv(Z, P)
     zz = zi * zi % P
     return X * zz % P, Y * zz % P * zi % P
 
@@ -243,9 +243,21 @@ def _comb_point(i):
 
 # [k]G for 0 < k < 2^260 by the comb: 51 doublings and 52 additions whatever k is
 # (a zero column adds entry 1 and discards the sum)
+_comb_points = None  # _COMB as integers, made on first use (about 3.5 KB of heap)
+
+
+def _comb():
+    global _comb_points
+    if _comb_points is None:
+        tb = _COMB
+        _comb_points = [(int.from_bytes(tb[o:o + 32], "big"), int.from_bytes(tb[o + 32:o + 64], "big"))
+                        for o in range(0, len(tb), 64)]
+    return _comb_points
+
+
 def base_mul(k, vartime=False):
     P = _P
-    tb = _COMB
+    tb = _comb()
     X = 1
     Y = 1
     Z = 0
@@ -253,9 +265,7 @@ def base_mul(k, vartime=False):
     while True:
         i = _comb_index(k, j)
         if i or not vartime:
-            o = (i or 1) << 6
-            x2 = int.from_bytes(tb[o:o + 32], "big")
-            y2 = int.from_bytes(tb[o + 32:o + 64], "big")
+            x2, y2 = tb[i or 1]
             # Jacobian + affine addition, madd-2004-hmv (the rare cases in _madd)
             zz = Z * Z % P
             u2 = x2 * zz % P
@@ -428,7 +438,7 @@ def sign(private, h, hmac):
             X, Y, Z = base_mul(k)
             r = _affine(X, Y, Z)[0] % N
             if r:
-                s = pow(k, N - 2, N) * (e + r * d) % N
+                s = inv(k, N) * (e + r * d) % N
                 if s:
                     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
         K = hmac(K, V + b"\x00")
@@ -446,7 +456,7 @@ def verify(public, h, sig):
     s = int.from_bytes(sig[32:], "big")
     if not (0 < r < N and 0 < s < N):
         return False
-    w = pow(s, N - 2, N)
+    w = inv(s, N)
     e = int.from_bytes(h, "big")
     X1, Y1, Z1 = base_mul(e * w % N, True)
     X2, Y2, Z2 = mul(r * w % N, x, y, True)
