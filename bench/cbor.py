@@ -34,7 +34,7 @@ def main() -> None:
         deploy.deploy(vb.port, port="virtual")
         with connect(vb.port) as b:
             if args.mpl_cbor2:
-                b.exec("import os\nfor d in ('/bench', '/bench/cbor2'):\n try:\n  os.mkdir(d)\n except OSError:\n  pass")
+                b.mkdir("/bench", "/bench/cbor2")
                 for f in sorted(args.mpl_cbor2.glob("*.py")):
                     b.transport.fs_writefile(f"/bench/cbor2/{f.name}", f.read_bytes())
                 b.exec("import sys\nsys.path.append('/bench')")

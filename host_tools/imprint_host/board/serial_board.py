@@ -51,6 +51,11 @@ class SerialBoard:
     def eval(self, expression: str, timeout: float = 60):
         return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout).strip())
 
+    def mkdir(self, *paths: str) -> None:
+        """Make these directories, parents first; those that exist are fine."""
+        for d in sorted(paths, key=len):
+            self.exec(f"import os\ntry:\n os.mkdir({d!r})\nexcept OSError:\n pass")
+
     def soft_reset(self) -> None:
         self.transport.exit_raw_repl()
         self.transport.enter_raw_repl(soft_reset=True)
