@@ -174,37 +174,62 @@ def _encode(out, obj, depth):
                 b = _uint_bytes(n)
                 _head(out, 2, len(b))
                 out.extend(b)
-    elif t is bytes or t is bytearray or t is memoryview:
-        _head(out, 2, len(obj))
-        out.extend(obj)
     elif t is str:
         b = obj.encode()
-        _head(out, 3, len(b))
+        n = len(b)
+        if n < 24:
+            out.append(0x60 | n)
+        else:
+            _head(out, 3, n)
         out.extend(b)
+    elif t is bytes or t is bytearray or t is memoryview:
+        n = len(obj)
+        if n < 24:
+            out.append(0x40 | n)
+        else:
+            _head(out, 2, n)
+        out.extend(obj)
     elif t is list or t is tuple:
-        _head(out, 4, len(obj))
+        n = len(obj)
+        if n < 24:
+            out.append(0x80 | n)
+        else:
+            _head(out, 4, n)
+        depth += 1
         for item in obj:
-            _encode(out, item, depth + 1)
+            _encode(out, item, depth)
     elif t is dict:
         # §4.2.1: keys sorted by the bytewise order of their deterministic encodings.
         # Integer keys (COSE, CWT, SIDs) need no encoding to sort: unsigned ascending, then
         # negative descending, is that order.
+        # (Keys within +-2**30 only: every port holds those as small ints, cheap to compare.)
         pos = []
         neg = []
         for k in obj:
-            if type(k) is not int or not -0x10000000000000000 <= k <= 0xFFFFFFFFFFFFFFFF:
+            if type(k) is not int or not -0x40000000 < k < 0x40000000:
                 break
             (pos if k >= 0 else neg).append(k)
         else:
             pos.sort()
             neg.sort(reverse=True)
-            _head(out, 5, len(obj))
+            n = len(obj)
+            if n < 24:
+                out.append(0xA0 | n)
+            else:
+                _head(out, 5, n)
+            depth += 1
             for k in pos:
-                _encode(out, k, depth)
-                _encode(out, obj[k], depth + 1)
+                if k < 24:
+                    out.append(k)
+                else:
+                    _head(out, 0, k)
+                _encode(out, obj[k], depth)
             for k in neg:
-                _encode(out, k, depth)
-                _encode(out, obj[k], depth + 1)
+                if k > -25:
+                    out.append(0x1F - k)  # 0x20 | (-1 - k)
+                else:
+                    _head(out, 1, -1 - k)
+                _encode(out, obj[k], depth)
             return
         pairs = []
         for k in obj:
