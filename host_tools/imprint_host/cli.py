@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import click
+from mpremote.transport import TransportError
 
 from . import __version__
 from . import deploy as deploy_mod
@@ -98,6 +99,8 @@ def deploy(port_path: str, source: bool, profile: str | None, quiet: bool) -> No
         files = deploy_mod.deploy(port_path, source=source, port=port, progress=_progress(quiet))
     except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError) as e:
         fail(str(e))
+    except TransportError as e:
+        fail(f"the board stopped answering during the deployment ({e}): reset it and deploy again")
     kind = "sources" if source else f".mpy ({deploy_mod.mpy_cross_version()})"
     click.echo(f"deployed {len(files)} files as {kind} to {port_path}; all SHA-256 verified")
 
@@ -137,6 +140,9 @@ def board_test(port_path: str | None, virtual_profile: str | None, profile: str 
             report = devtest.run(b, test_dir, prof.heap_budget, prof.name, only=only, on_result=show)
     except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError, BoardError) as e:
         fail(str(e))
+    except TransportError as e:
+        fail(f"the board stopped answering ({e}); a test that runs past the runner's timeout "
+             "is the usual cause: run it alone with -k and -v")
     finally:
         if vb:
             vb.stop()
