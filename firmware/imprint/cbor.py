@@ -420,6 +420,16 @@ def _decoder(data, strict, max_depth, max_items):
             return _simple(data, pos, ai, strict)
         if ai < 24:
             n = ai
+        elif ai == 24:  # one-byte argument: 32-byte keys, 64-byte signatures, ...
+            n = data[pos]
+            pos += 1
+            if strict and n < 24:
+                _fail("argument not in shortest form", pos - 2)
+        elif ai == 25:  # two-byte argument: SIDs, certificates
+            n = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            if strict and n < 0x100:
+                _fail("argument not in shortest form", pos - 3)
         elif ai == 31:
             if major < 2 or major == 6:
                 _fail("indefinite length on major type %d" % major, pos - 1)
@@ -470,7 +480,35 @@ def _decoder(data, strict, max_depth, max_items):
                 out.append(v)
             return out, pos
         if major == 5:
-            return mapping(pos, n, depth)
+            out = {}
+            if n is None:
+                n = -1
+            elif 2 * n > end - pos:
+                _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
+            last = None
+            while n:
+                if n < 0 and data[pos] == _BREAK:
+                    return out, pos + 1
+                start = pos
+                key, pos = item(pos, depth)
+                t = type(key)
+                if t is not int and t is not str and t is not bytes:
+                    if t is list:
+                        key = _freeze(key)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        _fail("map key of unhashable type", start)
+                if strict:
+                    kb = bytes(data[start:pos])
+                    if last is not None and kb <= last:
+                        _fail("map keys not in deterministic order or duplicated", start)
+                    last = kb
+                if key in out:
+                    _fail("duplicate map key", start)
+                out[key], pos = item(pos, depth)
+                n -= 1
+            return out, pos
         # major 6: tag
         value, pos = item(pos, depth)
         if n == 2 or n == 3:
@@ -481,37 +519,6 @@ def _decoder(data, strict, max_depth, max_items):
             v = int.from_bytes(value, "big")
             return (v if n == 2 else -1 - v), pos
         return Tag(n, value), pos
-
-    def mapping(pos, n, depth):
-        out = {}
-        if n is None:
-            n = -1
-        elif 2 * n > end - pos:
-            _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
-        last = None
-        while n:
-            if n < 0 and data[pos] == _BREAK:
-                return out, pos + 1
-            start = pos
-            key, pos = item(pos, depth)
-            t = type(key)
-            if t is not int and t is not str and t is not bytes:
-                if t is list:
-                    key = _freeze(key)
-                try:
-                    hash(key)
-                except TypeError:
-                    _fail("map key of unhashable type", start)
-            if strict:
-                kb = bytes(data[start:pos])
-                if last is not None and kb <= last:
-                    _fail("map keys not in deterministic order or duplicated", start)
-                last = kb
-            if key in out:
-                _fail("duplicate map key", start)
-            out[key], pos = item(pos, depth)
-            n -= 1
-        return out, pos
 
     return item
 
@@ -565,9 +572,17 @@ def decode(data, offset=0, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_IT
 
 
 def loads(data, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS, max_length=_MAX_LENGTH):
-    # Exactly one data item; trailing bytes are an error.
-    _check_length(data, max_length)
-    obj, end = _run(_decoder(data, strict, max_depth, max_items), 0)
+    # Exactly one data item; trailing bytes are an error. (_check_length and _run inlined:
+    # a small message's decoding is mostly this set-up.)
+    t = type(data)
+    if (t is not bytes and t is not bytearray and t is not memoryview) or len(data) > max_length:
+        _check_length(data, max_length)
+    try:
+        obj, end = _decoder(data, strict, max_depth, max_items)(0, 0)
+    except IndexError:
+        raise CBORError("truncated input: the item at offset 0 runs past the end")
+    except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
+        raise CBORError("nesting too deep for the stack")
     if end != len(data):
         raise CBORError("%d bytes after the data item" % (len(data) - end))
     return obj
