@@ -174,21 +174,31 @@ def _encode(out, obj, depth):
                 b = _uint_bytes(n)
                 _head(out, 2, len(b))
                 out.extend(b)
+    elif t is bytes or t is bytearray or t is memoryview:
+        n = len(obj)
+        if n < 24:
+            out.append(0x40 | n)
+        elif n < 0x100:
+            out.append(0x58)
+            out.append(n)
+        elif n < 0x10000:
+            out.append(0x59)
+            out.append(n >> 8)
+            out.append(n & 0xFF)
+        else:
+            _head(out, 2, n)
+        out.extend(obj)
     elif t is str:
         b = obj.encode()
         n = len(b)
         if n < 24:
             out.append(0x60 | n)
+        elif n < 0x100:
+            out.append(0x78)
+            out.append(n)
         else:
             _head(out, 3, n)
         out.extend(b)
-    elif t is bytes or t is bytearray or t is memoryview:
-        n = len(obj)
-        if n < 24:
-            out.append(0x40 | n)
-        else:
-            _head(out, 2, n)
-        out.extend(obj)
     elif t is list or t is tuple:
         n = len(obj)
         if n < 24:
@@ -475,9 +485,9 @@ def _decoder(data, strict, max_depth, max_items):
             # each element takes at least one byte: refuse before allocating
             if n > end - pos:
                 _fail("array of %d items in %d bytes" % (n, end - pos), pos)
-            for _ in range(n):
-                v, pos = item(pos, depth)
-                out.append(v)
+            out = [None] * n
+            for i in range(n):
+                out[i], pos = item(pos, depth)
             return out, pos
         if major == 5:
             out = {}
