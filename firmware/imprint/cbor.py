@@ -165,6 +165,11 @@ def _encode(out, obj, depth):
         # RFC 8949 §3.1 major types 0/1; §3.4.3 bignums beyond 64 bits
         if 0 <= obj < 24:
             out.append(obj)
+        elif -25 < obj < 0:
+            out.append(0x1F - obj)  # 0x20 | (-1 - obj)
+        elif 0 <= obj < 0x100:
+            out.append(0x18)
+            out.append(obj)
         else:
             major, n = (0, obj) if obj >= 0 else (1, -1 - obj)
             if n <= 0xFFFFFFFFFFFFFFFF:
@@ -199,6 +204,12 @@ def _encode(out, obj, depth):
         else:
             _head(out, 3, n)
         out.extend(b)
+    elif obj is True:
+        out.append(0xF5)
+    elif obj is False:
+        out.append(0xF4)
+    elif obj is None:
+        out.append(0xF6)
     elif t is list or t is tuple:
         n = len(obj)
         if n < 24:
@@ -255,12 +266,6 @@ def _encode(out, obj, depth):
             last = kb
             out.extend(kb)
             _encode(out, obj[k], depth + 1)
-    elif obj is False:
-        out.append(0xF4)
-    elif obj is True:
-        out.append(0xF5)
-    elif obj is None:
-        out.append(0xF6)
     elif obj is undefined:
         out.append(0xF7)
     elif t is float:
@@ -448,11 +453,7 @@ def _decoder(data, strict, max_depth, max_items):
             n = None
         else:
             n, pos = _argument(data, pos, ai, strict)
-        if major == 0:
-            return n, pos
-        if major == 1:
-            return -1 - n, pos
-        if major < 4:
+        if major == 2 or major == 3:
             if n is None:
                 raw, pos = _chunks(data, pos, major, strict)
             else:
@@ -471,6 +472,10 @@ def _decoder(data, strict, max_depth, max_items):
             if len(text) != len(raw) and not _utf8_extra_ok(raw):
                 _fail("text string is not valid UTF-8", pos)
             return text, pos
+        if major == 0:
+            return n, pos
+        if major == 1:
+            return -1 - n, pos
         if depth >= max_depth:
             _fail("nesting deeper than %d" % max_depth, pos - 1)
         depth += 1
