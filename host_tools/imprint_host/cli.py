@@ -12,6 +12,7 @@ from mpremote.transport import TransportError
 
 from . import __version__
 from . import deploy as deploy_mod
+from . import relay as relay_mod
 from .board import devtest
 from .board.serial_board import SerialBoardError, connect
 from .paths import ROOT
@@ -151,6 +152,63 @@ def board_test(port_path: str | None, virtual_profile: str | None, profile: str 
                f"{peak} B")
     click.echo(f"device: {report.summary()}")
     sys.exit(0 if report.failed == 0 and report.results else 1)
+
+
+@main.command()
+@click.option("--port", "port_path", required=True, help="The board's serial port.")
+@click.option("--exec", "exec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run this file on the board and relay for it until it ends.")
+@click.option("-c", "code", help="Run this code on the board and relay for it until it ends.")
+@click.option("--allow", multiple=True, metavar="HOST",
+              help="Let the board reach HOST too (default: loopback only; '*' for any).")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds the program may run.")
+@click.option("-v", "verbose", is_flag=True, help="Log each socket the board opens.")
+def relay(port_path: str, exec_file: Path | None, code: str | None, allow: tuple[str, ...],
+          timeout: float, verbose: bool) -> None:
+    """Carry a board's datagrams and streams (link frames on its serial line) to peers.
+
+    With --exec or -c, run a program on the board (raw REPL) and relay until it ends; its
+    output is printed and its exit status is this command's. Without, relay for whatever
+    runs on the board (its main.py) until interrupted."""
+    log = (lambda m: click.echo(m, err=True)) if verbose else (lambda m: None)
+    echo = lambda b: (sys.stdout.buffer.write(b.replace(b"\r\n", b"\n")), sys.stdout.flush())
+    if exec_file is not None or code is not None:
+        program = exec_file.read_text() if exec_file is not None else code
+        done = [False]
+
+        def live(b: bytes) -> None:  # the program's output as it comes, up to the end marker
+            if not done[0]:
+                done[0] = b"\x04" in b
+                echo(b.split(b"\x04")[0])
+
+        try:
+            _, err = relay_mod.run_program(port_path, program, timeout=timeout, allow=allow,
+                                           log=log, on_text=live)
+        except (relay_mod.RelayError, TransportError, OSError) as e:
+            fail(f"{e}")
+        if err:
+            click.secho(err.replace("\r\n", "\n"), fg="red", err=True, nl=False)
+            sys.exit(1)
+        return
+    import serial
+
+    try:
+        ser = serial.Serial(port_path, 115200, timeout=0)
+    except serial.SerialException as e:
+        fail(f"cannot open {port_path}: {e}")
+    r = relay_mod.Relay(write=ser.write, on_text=lambda b: echo(b), allow=allow, log=log)
+    click.echo(f"relaying for {port_path} (Ctrl-C ends)", err=True)
+    try:
+        while True:
+            n = ser.in_waiting
+            if n:
+                r.feed(ser.read(n))
+            r.poll(0 if n else 0.005)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        r.close()
+        ser.close()
 
 
 @main.command()

@@ -168,6 +168,10 @@ function boardModule() {
       try { mp.FS.rename(`/flash${a}`, `/flash${b}`); return 0; }
       catch (e) { if (e.name === "ErrnoError") return mapErrno(e.errno); throw e; }
     },
+    // The UART as a running program sees it (a board's sys.stdin/stdout.buffer): bytes as hex,
+    // no line-end translation; uart_read returns "" when nothing came within timeout ms.
+    uart_read: (max, timeout) => uartRead(max, timeout),
+    uart_write: (hex) => { const b = Buffer.from(hex, "hex"); writeAll(b); if (b.length) lastTx = b[b.length - 1]; },
   };
 }
 function fillCHeap(M) {
@@ -277,28 +281,63 @@ function rx(c) {
   feed(c);
 }
 
-// ---- main loop: one byte at a time, awaiting a reboot when one is due
+// ---- main loop: one byte at a time, awaiting a reboot when one is due. `cur` is the chunk
+// being fed and `curPos` how far: bytes after the one that started a program are that
+// program's input, which uartRead hands out.
 const queue = [];
+let cur = null;
+let curPos = 0;
 let running = false;
 let taken = 0; // console bytes the board has taken, reported so a stuck board can be reset
+const report = () => process.stderr.write(`vboard: rx ${taken}\n`);
 async function pump() {
   if (running) return;
   running = true;
   try {
-    while (queue.length) {
-      const chunk = queue.shift();
-      for (let i = 0; i < chunk.length; i++) {
-        rx(chunk[i]);
-        if (resetPending) {
-          resetPending = false;
-          await boot(true);
-        }
+    for (;;) {
+      if (!cur || curPos >= cur.length) {
+        if (cur) report();
+        cur = null;
+        if (!queue.length) break;
+        cur = queue.shift();
+        curPos = 0;
       }
-      taken += chunk.length;
-      process.stderr.write(`vboard: rx ${taken}\n`);
+      taken++;
+      rx(cur[curPos++]);
+      if (resetPending) {
+        resetPending = false;
+        await boot(true);
+      }
     }
   } finally {
     running = false;
+  }
+}
+const rxBuf = Buffer.alloc(4096);
+function uartRead(max, timeout) {
+  // Python runs synchronously, so the event loop is not reading stdin: read it here.
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (cur && curPos < cur.length) {
+      const k = Math.min(max, cur.length - curPos);
+      const out = cur.subarray(curPos, curPos + k);
+      curPos += k;
+      taken += k;
+      report();
+      return out.toString("hex");
+    }
+    if (queue.length) { cur = queue.shift(); curPos = 0; continue; }
+    try {
+      const k = fs.readSync(0, rxBuf, 0, rxBuf.length);
+      if (k === 0) process.exit(0);
+      cur = Buffer.from(rxBuf.subarray(0, k));
+      curPos = 0;
+      continue;
+    } catch (e) {
+      if (e.code !== "EAGAIN") throw e;
+    }
+    if (Date.now() >= deadline) return "";
+    Atomics.wait(pause, 0, 0, 1);
   }
 }
 checkRom();
