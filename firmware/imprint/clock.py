@@ -3,18 +3,18 @@ import time
 
 if hasattr(time, "ticks_ms"):
     ms = time.ticks_ms
+    diff = time.ticks_diff  # diff(a, b): milliseconds from b to a
 
     def since(start):
         # milliseconds from start (a ms() value) to now
         return time.ticks_diff(time.ticks_ms(), start)
 
-    sleep_ms = time.sleep_ms
 else:
     def ms():
         return int(time.monotonic() * 1000)
 
+    def diff(a, b):
+        return a - b
+
     def since(start):
         return int(time.monotonic() * 1000) - start
-
-    def sleep_ms(n):
-        time.sleep(n / 1000)
