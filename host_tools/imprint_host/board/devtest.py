@@ -61,6 +61,9 @@ def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
     report = Report()
     for module in install_tests(board, test_dir):
         names = ast.literal_eval(board.exec(f"_runner.list_tests({module!r})").strip())
+        if only and not any(only in f"{module}.{n}" for n in names):
+            board.exec(f"_runner.unload({module!r})")
+            continue
         for name in names:
             if only and only not in f"{module}.{name}":
                 continue
