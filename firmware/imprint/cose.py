@@ -41,6 +41,7 @@
 #   x5chain_certs(value) -> list of DER certificates
 from . import cbor
 from . import crypto
+from .cose_structures import enc_structure, mac_structure, sig_structure  # noqa: F401
 
 try:
     from micropython import const
@@ -116,21 +117,6 @@ def _need_bytes(x, what):
     if not _is_bytes(x):
         raise COSEError("%s must be bytes" % what)
     return bytes(x)
-
-
-# RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload]
-def sig_structure(body_protected, external_aad, payload):
-    return cbor.dumps(["Signature1", body_protected, external_aad, payload])
-
-
-# RFC 9052 §5.3: Enc_structure = ["Encrypt0", protected, external_aad]
-def enc_structure(protected, external_aad, context="Encrypt0"):
-    return cbor.dumps([context, protected, external_aad])
-
-
-# RFC 9052 §6.3: MAC_structure = ["MAC0", protected, external_aad, payload]
-def mac_structure(protected, external_aad, payload, context="MAC0"):
-    return cbor.dumps([context, protected, external_aad, payload])
 
 
 # ---- headers -------------------------------------------------------------------------

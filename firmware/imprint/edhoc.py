@@ -8,7 +8,7 @@
 # .to_peer, the EDHOC error message to send back; the session is then dead. An error message
 # received from the peer raises EDHOCError with .err_code, .err_info (and .suites_r).
 from . import cbor, crypto
-from .cose import sig_structure, enc_structure
+from .cose_structures import enc_structure, sig_structure
 
 try:
     from micropython import const

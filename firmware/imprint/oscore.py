@@ -30,7 +30,7 @@
 # no Class I options exist (§4.1.2); group OSCORE is out of scope.
 from . import coap, crypto
 from .cbor import dumps
-from .cose import enc_structure
+from .cose_structures import enc_structure
 
 try:
     from micropython import const

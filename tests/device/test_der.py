@@ -2,7 +2,8 @@
 # Runs on the board and on CPython.
 from imprint import der
 from vectors import raises
-from edhoc_vectors import T2, get
+from edhoc_trace2 import T2
+from vectors import get
 
 
 def _flip(b, i):

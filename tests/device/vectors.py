@@ -26,3 +26,16 @@ def raises(exc, fn, *args):
     except exc:
         return True
     return False
+
+
+def get(table, name):
+    # the bytes of `name` in a trace table
+    i = table.index("\n" + name + " ") + len(name) + 2
+    j = i
+    n = len(table)
+    while True:
+        j = table.find("\n", j)
+        if j < 0 or j + 1 >= n or table[j + 1] != " ":
+            break
+        j += 1
+    return unhexlify(table[i:j if j >= 0 else n].replace(" ", "").replace("\n", ""))

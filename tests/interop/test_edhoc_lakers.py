@@ -15,7 +15,7 @@ lakers = pytest.importorskip("lakers")
 from imprint import cbor, crypto  # noqa: E402
 from imprint.edhoc import EDHOCError, Initiator, Responder  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "device"))  # edhoc_vectors
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "device"))  # edhoc_trace3, vectors
 CONTEXT = bytes.fromhex("a01158fdb820890cd6be169602b8bcea")  # RFC 9529 §3 KeyUpdate context
 
 
@@ -115,7 +115,8 @@ def test_lakers_initiator_imprint_responder(by_value, run):
 
 def test_lakers_accepts_rfc9529_message_1_and_imprint_reads_its_message_2():
     # RFC 9529 §3 message_1 (SUITES_I [6, 2]) into lakers; its message_2 into imprint
-    from edhoc_vectors import T3, get
+    from edhoc_trace3 import T3
+    from vectors import get
     resp = lakers.EdhocResponder(get(T3, "SK_R"), get(T3, "CRED_R"))
     ini = Initiator(get(T3, "SK_I"), get(T3, "CRED_I"), suites=(6, 2), c_i=-24,
                     _eph=(get(T3, "X"), get(T3, "G_X")))

@@ -1,24 +1,8 @@
-# RFC 9529 (Traces of EDHOC) test vectors for test_edhoc.py; data, not a test module.
-# From the RFC 9529 text (draft-ietf-lake-traces final: C_R in context_2), the §3 values
-# cross-checked against lakers' test suite. Names follow the RFC's labels; "_FIRST" marks the
-# first message_1 of §3's cipher suite negotiation, "_KU" the values after EDHOC_KeyUpdate.
-# One string per trace ("name hex", continuation lines start with a space) keeps the board's
-# heap small.
-from binascii import unhexlify
-
-
-def get(table, name):
-    # the bytes of `name` in a trace table
-    i = table.index("\n" + name + " ") + len(name) + 2
-    j = i
-    n = len(table)
-    while True:
-        j = table.find("\n", j)
-        if j < 0 or j + 1 >= n or table[j + 1] != " ":
-            break
-        j += 1
-    return unhexlify(table[i:j if j >= 0 else n].replace(" ", "").replace("\n", ""))
-
+# RFC 9529 §2 (Traces of EDHOC) test vectors for test_edhoc_trace2.py; data, not a test module.
+# From the RFC 9529 text (draft-ietf-lake-traces final: C_R in context_2).
+# Names follow the RFC's labels; "_KU" the values after EDHOC_KeyUpdate.
+# One string ("name hex", continuation lines start with a space; vectors.get reads it)
+# keeps the board's heap small.
 
 # RFC 9529 §2: method 0, cipher suite 0, X.509 certificates by x5t, EdDSA signatures
 T2 = """
@@ -93,63 +77,3 @@ MASTER_SECRET_KU ee0ff542c47eb0e09c69307649bdbbe5
 MASTER_SALT_KU 80cede2a1e5aab48
 """
 
-# RFC 9529 §3: method 3, cipher suite 2 after negotiation 6 -> 2, CCS by kid, static DH
-T3 = """
-X 368ec1f69aeb659ba37d5a8d45b21bdc0299dceaa8ef235f3ca42ce3530f9525
-G_X 8af6f430ebe18d34184017a9a11bf511c8dff8f834730b96c1b7c8dbca2fc3b6
-message_1 0382060258208af6f430ebe18d34184017a9a11bf511c8dff8f834730b96c1b7
- c8dbca2fc3b637
-ERROR 0202
-X_FIRST 5c4172aca8b82b5a62e66f722216f5a10f72aa69f42c1d1cd3ccd7bfd29ca4e9
-G_X_FIRST 741a13d7ba048fbb615e94386aa3b61bea5b3d8f65f32620b749bee8d278efa9
-message_1_FIRST 03065820741a13d7ba048fbb615e94386aa3b61bea5b3d8f65f32620b749bee8
- d278efa90e
-Y e2f4126777205e853b437d6eaca1e1f753cdcc3e2c69fa884b0a1a640977e418
-G_Y 419701d7f00a26c2dc587a36dd752549f33763c893422c8ea0f955a13a4ff5d5
-C_R 27
-H_message_1 ca02cabda5a8902749b42f711050bb4dbd52153e87527594b39f50cdf019888c
-TH_2 356efd53771425e008f3fe3a86c83ff4c6b16e57028ff39d5236c182b202084b
-G_XY 2f0cb7e860ba538fbf5c8bded009f6259b4b628fe1eb7dbe9378e5ecf7a824ba
-PRK_2e 5aa0d69f3e3d1e0c479f0b8a486690c9802630c3466b1dc92371c982563170b5
-SK_R 72cc4761dbd4c78f758931aa589d348d1ef874a7e303ede2f140dcf3e6aa4aac
-SALT_3e2m af4e103a47cb3cf32570d5c25ad27732bd8d8178e9a69d061c31a27f8e3ca926
-G_RX f2b6eea02220b95eee5a0bc701f074e00a843ea02422f60825fb269b3e161423
-PRK_3e2m 0ca3d3398296b3c03900987620c11f6fce70781c1d1219720f9ec08c122d8434
-CRED_R a2026b6578616d706c652e65647508a101a501020241322001215820bbc34960
- 526ea4d32e940cad2a234148ddc21791a12afbcbac93622046dd44f022582045
- 19e257236b2a0ce2023f0931f1f386ca7afda64fcde0108c224c51eabf6072
-MAC_2 0943305c899f5c54
-PLAINTEXT_2 2732480943305c899f5c54
-KEYSTREAM_2 bf50e9e7bad0bb68173399
-message_2 582b419701d7f00a26c2dc587a36dd752549f33763c893422c8ea0f955a13a4f
- f5d59862a1eef9e0e7e1886fcd
-TH_3 adaf67a78a4bcc91e018f8882762a722000b2507039df0bc1bbf0c161bb3155c
-SK_I fb13adeb6518cee5f88417660841142e830a81fe334380a953406a1305e8706b
-SALT_4e3m cfddf9515a7e46e7b4dbff31cbd56cd04ba332250de9ea5de1caf9f6d13914a7
-G_IY 080f425085bc6249089eac8f108ea62326857e12ab07d72028ca1b5f36e004b3
-PRK_4e3m 81cc8a298e357044e3c466bb5c0a1e507e01d49238aeba138df94635407c0ff7
-CRED_I a2027734322d35302d33312d46462d45462d33372d33322d333908a101a50102
- 02412b2001215820ac75e9ece3e50bfc8ed60399889522405c47bf16df96660a
- 41298cb4307f7eb62258206e5de611388a4b8a8211334ac7d37ecb52a387d257
- e6db3c2a93df21ff3affc8
-MAC_3 623c91df41e34c2f
-PLAINTEXT_3 2b48623c91df41e34c2f
-K_3 8e7a30042000f7900e8174131f75f3ed
-IV_3 6d8300c1e23b56153ae70ee457
-message_3 52e562097bc417dd5919485ac7891ffd90a9fc
-TH_4 c902b1e3a4326c93c5551f5f3aa6c5ecc0246806765612e52b5d99e6059d6b6e
-K_4 d3c77872b6eeb508911bdbd308b2e6a0
-IV_4 04ff0f44456e96e217853c3601
-message_4 4828c966b7ca304f83
-PRK_out 2c71afc1a9338a940bb3529ca734b886f30d1aba0b4dc51beeaeabdfea9ecbf8
-PRK_exporter e14d06699cee248c5a04bf9227bbcd4ce394de7dcb56db43555474171e6446db
-CLIENT_SENDER_ID 27
-SERVER_SENDER_ID 37
-MASTER_SECRET f9868f6a3aca78a05d1485b35030b162
-MASTER_SALT ada24c7dbfc85eeb
-KU_CONTEXT a01158fdb820890cd6be169602b8bcea
-PRK_OUT_KU f979537743fe0bd6b9b141ddbd79656c52e6dc7c50ad807754d74d07e87d0d16
-PRK_EXPORTER_KU 00fcf7db9b2ead73824e7e830363c805c296f902830fac23d86c359c752f0f17
-MASTER_SECRET_KU 49f72fac02b4658bda21e2dac66fc374
-MASTER_SALT_KU dd8b24f2aa9b011a
-"""
