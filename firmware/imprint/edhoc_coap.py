@@ -1,7 +1,7 @@
 # EDHOC over CoAP for the Initiator as CoAP client (RFC 9528 Appendix A.2), then OSCORE with
 # the context EDHOC exports (Appendix A.1); message_3 either alone or riding on the first
 # OSCORE request (the EDHOC + OSCORE request of RFC 9668).
-from . import coap, edhoc, oscore
+from . import coap, coap_client, edhoc, oscore
 
 try:
     from micropython import const
@@ -60,12 +60,31 @@ def _edhoc_post(client, path, payload):
     return r  # errors carry an EDHOC error message, which the Initiator recognises
 
 
+# RFC 9528 A.2: the Initiator's EDHOC error message, C_R || error, in a POST; best effort
+# (non-confirmable, no wait): the handshake has failed whatever the responder answers
+def _report(client, path, initiator, e):
+    if e.to_peer is None or initiator.c_r is None:
+        return
+    msg = coap.Message(coap.POST, client.rand(4), coap_client.uri_options(path) +
+                       [(coap.CONTENT_FORMAT, coap.uint_option(CF_CID_EDHOC))],
+                       edhoc.encode_id(initiator.c_r) + e.to_peer, coap.NON,
+                       client._next_mid())
+    try:
+        client.t.send(coap.encode(msg))
+    except OSError:
+        pass
+
+
 # RFC 9528 A.2: POST true||message_1 -> message_2; POST C_R||message_3 -> (message_4)
 def connect(client, initiator, trust, *, combined=False, ead_1=(), ead_3=(), path=WELL_KNOWN):
     # Runs the handshake; returns a Session. With combined=True, message_3 is not sent here
     # but with the Session's first request (RFC 9668), saving a round trip.
     r = _edhoc_post(client, path, _TRUE + initiator.message_1(ead_1))
-    message_3 = initiator.message_3(r.payload, trust, ead_3)
+    try:
+        message_3 = initiator.message_3(r.payload, trust, ead_3)
+    except edhoc.EDHOCError as e:
+        _report(client, path, initiator, e)
+        raise
     if combined:
         initiator.complete()
     else:

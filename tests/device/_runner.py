@@ -32,17 +32,3 @@ def one(module, name):
 
 def live():
     print(gc.mem_alloc())
-
-
-# What was imported before any test module: every test module starts from here.
-_BASELINE = set(sys.modules)
-
-
-def unload(module):
-    # A finished test module leaves with everything it imported (its vectors, the imprint
-    # modules it used), so the next one is measured with only what it imports itself, as
-    # an application on the board would be.
-    for name in list(sys.modules):
-        if name not in _BASELINE:
-            del sys.modules[name]
-    gc.collect()

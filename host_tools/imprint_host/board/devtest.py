@@ -51,8 +51,12 @@ def install_tests(board: SerialBoard, test_dir: Path) -> list[str]:
     files = sorted(f for f in test_dir.glob("*.py") if f.name != "conftest.py")
     for f in files:
         board.transport.fs_writefile(f"/tests/{f.name}", f.read_bytes())
-    board.exec("import sys\nif '/tests' not in sys.path:\n sys.path.append('/tests')\nimport _runner")
+    _load_runner(board)
     return [f.stem for f in files if f.name.startswith("test_")]
+
+
+def _load_runner(board: SerialBoard) -> None:
+    board.exec("import sys\nif '/tests' not in sys.path:\n sys.path.append('/tests')\nimport _runner")
 
 
 def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
@@ -60,9 +64,12 @@ def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
         on_result: Callable[[TestResult], None] = lambda r: None) -> Report:
     report = Report()
     for module in install_tests(board, test_dir):
+        # Each test module starts on a freshly reset board (soft reset: a new heap), so what
+        # it leaves live is its own, not what earlier modules left behind.
+        board.soft_reset()
+        _load_runner(board)
         names = ast.literal_eval(board.exec(f"_runner.list_tests({module!r})").strip())
         if only and not any(only in f"{module}.{n}" for n in names):
-            board.exec(f"_runner.unload({module!r})")
             continue
         for name in names:
             if only and only not in f"{module}.{name}":
@@ -86,5 +93,4 @@ def run(board: SerialBoard, test_dir: Path, heap_budget: int, board_name: str,
                                  f"budget of {board_name} is {heap_budget} B\n{result.detail}").strip()
             report.results.append(result)
             on_result(result)
-        board.exec(f"_runner.unload({module!r})")
     return report
