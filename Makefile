@@ -8,7 +8,7 @@ PY_STAMP   := $(VENV)/.setup-stamp
 NODE_STAMP := node_modules/.setup-stamp
 DEB_STAMP  := $(VENV)/.deb-stamp
 
-.PHONY: setup demo test test-host test-device bench clean
+.PHONY: setup demo test test-host test-device bench bench-heap clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(DEB_STAMP)
 
@@ -56,10 +56,15 @@ test-device:
 	$(BIN)/imprint board test --virtual nrf52840-dk
 	$(BIN)/imprint board test --virtual esp32-devkitc
 
-# Benchmarks (figures for the README): not part of `make test`.
+# Benchmarks (figures for the README): not part of `make test`. bench-heap builds
+# MicroPython's unix port (32-bit where gcc-multilib is installed) for real peak-heap figures.
 bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	$(BIN)/python bench/crypto.py
+	$(BIN)/python bench/edhoc.py
+
+bench-heap: setup
+	$(BIN)/python bench/heap_peak.py
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache
