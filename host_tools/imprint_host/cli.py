@@ -19,6 +19,7 @@ from .paths import ROOT
 from .board import profiles
 from .board.serial_board import SerialBoard
 from .board.virtual import HEAP_MODES, BoardError, VirtualBoard
+from .factory import cli as factory_cli
 
 
 def fail(message: str) -> None:
@@ -229,6 +230,9 @@ def demo(profile: str) -> None:
     click.echo("board self-report:")
     for line in out.strip().splitlines():
         click.echo(f"  {line}")
+
+
+main.add_command(factory_cli.factory)
 
 
 if __name__ == "__main__":
