@@ -157,29 +157,58 @@ def _encode_float(out, f):
     out.extend(bits.to_bytes(8, "big"))
 
 
+def _int(out, major, n):
+    # RFC 8949 §3.1 major types 0/1 past two bytes; §3.4.3 bignums (tags 2/3) beyond 64 bits
+    if n <= 0xFFFFFFFFFFFFFFFF:
+        _head(out, major, n)
+    else:
+        _head(out, 6, 2 + major)
+        b = _uint_bytes(n)
+        _head(out, 2, len(b))
+        out.extend(b)
+
+
+def _map(out, obj, depth):
+    # §4.2.1: keys sorted by the bytewise order of their deterministic encodings (any keys).
+    pairs = []
+    for k in obj:
+        kb = bytearray()
+        _encode(kb, k, depth)
+        pairs.append((bytes(kb), k))
+    pairs.sort(key=_first)
+    last = None
+    for kb, k in pairs:
+        if kb == last:
+            raise CBORError("two map keys encode the same: %r" % (k,))
+        last = kb
+        out.extend(kb)
+        _encode(out, obj[k], depth)
+
+
 def _encode(out, obj, depth):
-    if depth > _MAX_DEPTH:
-        raise CBORError("nesting deeper than %d" % _MAX_DEPTH)
+    # depth: the containers around obj (at most _MAX_DEPTH, as the decoder accepts).
+    # Tests run in order of frequency in COSE/EDHOC/voucher messages.
     t = type(obj)
     if t is int:
-        # RFC 8949 §3.1 major types 0/1; §3.4.3 bignums beyond 64 bits
-        if 0 <= obj < 24:
-            out.append(obj)
-        elif -25 < obj < 0:
+        # RFC 8949 §3.1 major types 0/1, argument inline up to two bytes
+        if obj >= 0:
+            if obj < 24:
+                out.append(obj)
+            elif obj < 0x100:
+                out.append(0x18)
+                out.append(obj)
+            elif obj < 0x10000:
+                out.append(0x19)
+                out.append(obj >> 8)
+                out.append(obj & 0xFF)
+            else:
+                _int(out, 0, obj)
+        elif obj > -25:
             out.append(0x1F - obj)  # 0x20 | (-1 - obj)
-        elif 0 <= obj < 0x100:
-            out.append(0x18)
-            out.append(obj)
         else:
-            major, n = (0, obj) if obj >= 0 else (1, -1 - obj)
-            if n <= 0xFFFFFFFFFFFFFFFF:
-                _head(out, major, n)
-            else:  # tag 2 (unsigned) or 3 (negative) over the magnitude's bytes
-                _head(out, 6, 2 + major)
-                b = _uint_bytes(n)
-                _head(out, 2, len(b))
-                out.extend(b)
-    elif t is bytes or t is bytearray or t is memoryview:
+            _int(out, 1, -1 - obj)
+    elif t is bytes:
+        # §3.1 major type 2
         n = len(obj)
         if n < 24:
             out.append(0x40 | n)
@@ -194,6 +223,7 @@ def _encode(out, obj, depth):
             _head(out, 2, n)
         out.extend(obj)
     elif t is str:
+        # §3.1 major type 3
         b = obj.encode()
         n = len(b)
         if n < 24:
@@ -204,13 +234,10 @@ def _encode(out, obj, depth):
         else:
             _head(out, 3, n)
         out.extend(b)
-    elif obj is True:
-        out.append(0xF5)
-    elif obj is False:
-        out.append(0xF4)
-    elif obj is None:
-        out.append(0xF6)
     elif t is list or t is tuple:
+        # §3.1 major type 4
+        if depth >= _MAX_DEPTH:
+            raise CBORError("nesting deeper than %d" % _MAX_DEPTH)
         n = len(obj)
         if n < 24:
             out.append(0x80 | n)
@@ -220,57 +247,60 @@ def _encode(out, obj, depth):
         for item in obj:
             _encode(out, item, depth)
     elif t is dict:
-        # §4.2.1: keys sorted by the bytewise order of their deterministic encodings.
-        # Integer keys (COSE, CWT, SIDs) need no encoding to sort: unsigned ascending, then
-        # negative descending, is that order.
-        # (Keys within +-2**30 only: every port holds those as small ints, cheap to compare.)
-        pos = []
-        neg = []
-        for k in obj:
-            if type(k) is not int or not -0x40000000 < k < 0x40000000:
-                break
-            (pos if k >= 0 else neg).append(k)
+        # §3.1 major type 5, keys in §4.2.1 order
+        if depth >= _MAX_DEPTH:
+            raise CBORError("nesting deeper than %d" % _MAX_DEPTH)
+        n = len(obj)
+        if n < 24:
+            out.append(0xA0 | n)
         else:
-            pos.sort()
-            neg.sort(reverse=True)
-            n = len(obj)
-            if n < 24:
-                out.append(0xA0 | n)
-            else:
-                _head(out, 5, n)
-            depth += 1
-            for k in pos:
+            _head(out, 5, n)
+        depth += 1
+        # Integer keys (COSE, CWT, SIDs) need no encoding to sort: unsigned ascending, then
+        # negative descending, is that order. (Keys within +-(2**30-1) only: small ints on
+        # every port, cheap to compare, and so are the bounds; mixed key types fail to sort.)
+        try:
+            ks = sorted(obj)
+        except TypeError:
+            ks = None
+        if ks is not None:
+            for k in ks:
+                if type(k) is not int:
+                    ks = None
+                    break
+        if ks is None or (n and (ks[0] < -0x3FFFFFFF or ks[-1] > 0x3FFFFFFF)):
+            _map(out, obj, depth)
+            return
+        for k in ks:
+            if k >= 0:
                 if k < 24:
                     out.append(k)
                 else:
                     _head(out, 0, k)
                 _encode(out, obj[k], depth)
-            for k in neg:
-                if k > -25:
-                    out.append(0x1F - k)  # 0x20 | (-1 - k)
-                else:
-                    _head(out, 1, -1 - k)
-                _encode(out, obj[k], depth)
-            return
-        pairs = []
-        for k in obj:
-            kb = bytearray()
-            _encode(kb, k, depth + 1)
-            pairs.append((bytes(kb), k))
-        pairs.sort(key=_first)
-        _head(out, 5, len(pairs))
-        last = None
-        for kb, k in pairs:
-            if kb == last:
-                raise CBORError("two map keys encode the same: %r" % (k,))
-            last = kb
-            out.extend(kb)
-            _encode(out, obj[k], depth + 1)
+        if n and ks[0] < 0:
+            for k in reversed(ks):
+                if k < 0:
+                    if k > -25:
+                        out.append(0x1F - k)
+                    else:
+                        _head(out, 1, -1 - k)
+                    _encode(out, obj[k], depth)
+    elif t is bool:
+        out.append(0xF5 if obj else 0xF4)
+    elif obj is None:
+        out.append(0xF6)
+    elif t is bytearray or t is memoryview:
+        _head(out, 2, len(obj))
+        out.extend(obj)
     elif obj is undefined:
         out.append(0xF7)
     elif t is float:
         _encode_float(out, obj)
     elif t is Tag:
+        # §3.4
+        if depth >= _MAX_DEPTH:
+            raise CBORError("nesting deeper than %d" % _MAX_DEPTH)
         _head(out, 6, obj.tag)
         _encode(out, obj.value, depth + 1)
     elif t is Simple:
@@ -402,140 +432,180 @@ def _simple(data, pos, ai, strict):
     return f, pos + size
 
 
-def _decoder(data, strict, max_depth, max_items):
-    # Returns item(pos, depth) -> (value, next pos) over data. One closure per call keeps
-    # the state in cells (faster than instance attributes on MicroPython); the rare paths
-    # (long arguments, floats, indefinite strings) are module functions.
-    end = len(data)
-    left = max_items
-    # every item takes at least its initial byte: the limit only needs counting when it is
-    # smaller than the input
-    counting = max_items < end
+def _count(lim, n, pos):
+    # The item limit: lim[0] items may still start; a container takes its children at once.
+    lim[0] -= n
+    if lim[0] < 0:
+        _fail("more data items than the limit", pos)
 
-    def item(pos, depth):
-        # data[pos] past the end raises IndexError: the caller reports truncated input
-        nonlocal left
-        if counting:
-            left -= 1
-            if left < 0:
-                _fail("more data items than the limit", pos)
-        ib = data[pos]
-        pos += 1
-        if ib < 0x18:
-            return ib, pos
-        major = ib >> 5
-        ai = ib & 31
-        if major == 7:
-            if ib == 0xF5:
-                return True, pos
-            if ib == 0xF4:
-                return False, pos
-            if ib == 0xF6:
-                return None, pos
-            return _simple(data, pos, ai, strict)
-        if ai < 24:
-            n = ai
-        elif ai == 24:  # one-byte argument: 32-byte keys, 64-byte signatures, ...
-            n = data[pos]
-            pos += 1
-            if strict and n < 24:
-                _fail("argument not in shortest form", pos - 2)
-        elif ai == 25:  # two-byte argument: SIDs, certificates
-            n = (data[pos] << 8) | data[pos + 1]
-            pos += 2
-            if strict and n < 0x100:
-                _fail("argument not in shortest form", pos - 3)
-        elif ai == 31:
-            if major < 2 or major == 6:
-                _fail("indefinite length on major type %d" % major, pos - 1)
-            if strict:
-                _fail("indefinite length in strict mode", pos - 1)
-            n = None
-        else:
-            n, pos = _argument(data, pos, ai, strict)
-        if major == 2 or major == 3:
-            if n is None:
-                raw, pos = _chunks(data, pos, major, strict)
-            else:
-                if n > end - pos:
-                    _fail("needs %d bytes, %d left" % (n, end - pos), pos)
-                raw = data[pos:pos + n]
-                if type(raw) is not bytes:
-                    raw = bytes(raw)
-                pos += n
-            if major == 2:
-                return raw, pos
-            try:
-                text = str(raw, "utf-8")
-            except UnicodeError:
-                _fail("text string is not valid UTF-8", pos)
-            if len(text) != len(raw) and not _utf8_extra_ok(raw):
-                _fail("text string is not valid UTF-8", pos)
-            return text, pos
-        if major == 0:
-            return n, pos
-        if major == 1:
-            return -1 - n, pos
-        if depth >= max_depth:
-            _fail("nesting deeper than %d" % max_depth, pos - 1)
-        depth += 1
+
+def _text(raw, pos):
+    # RFC 8949 §3.1 major type 3: UTF-8 (RFC 3629) only; raw: bytes, bytearray or memoryview
+    try:
+        text = str(raw, "utf-8")
+    except UnicodeError:
+        _fail("text string is not valid UTF-8", pos)
+    if len(text) != len(raw) and not _utf8_extra_ok(raw):
+        _fail("text string is not valid UTF-8", pos)
+    return text
+
+
+def _key(key, pos):
+    # Map keys must be hashable; arrays become tuples.
+    t = type(key)
+    if t is not str and t is not bytes:
+        if t is list:
+            key = _freeze(key)
+        try:
+            hash(key)
+        except TypeError:
+            _fail("map key of unhashable type", pos)
+    return key
+
+
+def _indefinite(data, pos, end, major, depth, lim):
+    # RFC 8949 §3.2.2-3: indefinite-length strings, arrays and maps (never in strict mode)
+    if major < 2 or major == 6:
+        _fail("indefinite length on major type %d" % major, pos - 1)
+    if major < 4:
+        raw, pos = _chunks(data, pos, major, False)
+        return (raw if major == 2 else _text(raw, pos)), pos
+    if depth <= 0:
+        _fail("nesting deeper than the limit", pos - 1)
+    depth -= 1
+    out = [] if major == 4 else {}
+    while data[pos] != _BREAK:
+        start = pos
+        if lim:
+            _count(lim, 1 if major == 4 else 2, pos)
+        v, pos = _item(data, pos, end, depth, False, lim)
         if major == 4:
-            out = []
-            if n is None:
-                while True:
-                    if data[pos] == _BREAK:
-                        return out, pos + 1
-                    v, pos = item(pos, depth)
-                    out.append(v)
-            # each element takes at least one byte: refuse before allocating
-            if n > end - pos:
-                _fail("array of %d items in %d bytes" % (n, end - pos), pos)
-            out = [None] * n
-            for i in range(n):
-                out[i], pos = item(pos, depth)
-            return out, pos
-        if major == 5:
-            out = {}
-            if n is None:
-                n = -1
-            elif 2 * n > end - pos:
-                _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
-            last = None
-            while n:
-                if n < 0 and data[pos] == _BREAK:
-                    return out, pos + 1
-                start = pos
-                key, pos = item(pos, depth)
-                t = type(key)
-                if t is not int and t is not str and t is not bytes:
-                    if t is list:
-                        key = _freeze(key)
-                    try:
-                        hash(key)
-                    except TypeError:
-                        _fail("map key of unhashable type", start)
+            out.append(v)
+        else:
+            if type(v) is not int:
+                v = _key(v, start)
+            if v in out:
+                _fail("duplicate map key", start)
+            out[v], pos = _item(data, pos, end, depth, False, lim)
+    return out, pos + 1
+
+
+def _item(data, pos, end, depth, strict, lim):
+    # RFC 8949 §3: the data item at data[pos] -> (value, next pos). end: len(data); depth:
+    # container levels still allowed; lim: None, or [items left] when the item limit is below
+    # the input's length. A module function: building a closure per call costs more than a
+    # small message. data[pos] past the end raises IndexError: the caller reports truncation.
+    # Tests compare ib with major-type boundaries (0x20 = major 1, ...): cheaper than shifts;
+    # `if lim:` is cheaper than `if lim is not None:` on MicroPython.
+    ib = data[pos]
+    pos += 1
+    if ib < 0x18:
+        return ib, pos
+    if ib >= 0xE0:
+        if ib == 0xF5:
+            return True, pos
+        if ib == 0xF4:
+            return False, pos
+        if ib == 0xF6:
+            return None, pos
+        return _simple(data, pos, ib & 31, strict)
+    ai = ib & 31
+    if ai < 24:
+        n = ai
+    elif ai == 24:  # one-byte argument: 32-byte keys, 64-byte signatures, ...
+        n = data[pos]
+        pos += 1
+        if strict and n < 24:
+            _fail("argument not in shortest form", pos - 2)
+    elif ai == 25:  # two-byte argument: SIDs, certificates
+        n = (data[pos] << 8) | data[pos + 1]
+        pos += 2
+        if strict and n < 0x100:
+            _fail("argument not in shortest form", pos - 3)
+    elif ai == 31:
+        if strict:
+            _fail("indefinite length in strict mode", pos - 1)
+        return _indefinite(data, pos, end, ib >> 5, depth, lim)
+    else:
+        n, pos = _argument(data, pos, ai, strict)
+    if ib < 0x40:
+        return (n if ib < 0x20 else -1 - n), pos
+    if ib < 0x80:
+        if n > end - pos:
+            _fail("needs %d bytes, %d left" % (n, end - pos), pos)
+        if ib < 0x60:
+            return bytes(data[pos:pos + n]), pos + n  # bytes(b) is b: no copy
+        return _text(data[pos:pos + n], pos + n), pos + n
+    if depth <= 0:
+        _fail("nesting deeper than the limit", pos - 1)
+    depth -= 1
+    if ib < 0xA0:
+        # each element takes at least one byte: refuse before allocating
+        if n > end - pos:
+            _fail("array of %d items in %d bytes" % (n, end - pos), pos)
+        if lim:
+            _count(lim, n, pos)
+        out = [None] * n
+        for i in range(n):
+            ib = data[pos]
+            if ib < 0x18:  # small unsigned integer inline: saves a call per element
+                out[i] = ib
+                pos += 1
+            elif 0x40 <= ib <= 0x58:  # byte string of up to 255 bytes inline, likewise
+                if ib == 0x58:
+                    m = data[pos + 1]
+                    pos += 2
+                    if strict and m < 24:
+                        _fail("argument not in shortest form", pos - 2)
+                else:
+                    m = ib - 0x40
+                    pos += 1
+                if m > end - pos:
+                    _fail("needs %d bytes, %d left" % (m, end - pos), pos)
+                out[i] = bytes(data[pos:pos + m])
+                pos += m
+            else:
+                out[i], pos = _item(data, pos, end, depth, strict, lim)
+        return out, pos
+    if ib < 0xC0:
+        if 2 * n > end - pos:
+            _fail("map of %d pairs in %d bytes" % (n, end - pos), pos)
+        if lim:
+            _count(lim, 2 * n, pos)
+        out = {}
+        last = None
+        while n:
+            start = pos
+            ib = data[pos]
+            if ib < 0x18 and not strict:  # small unsigned key inline (strict checks the order)
+                key = ib
+                pos += 1
+            else:
+                key, pos = _item(data, pos, end, depth, strict, lim)
+                if type(key) is not int:
+                    key = _key(key, start)
                 if strict:
                     kb = bytes(data[start:pos])
                     if last is not None and kb <= last:
                         _fail("map keys not in deterministic order or duplicated", start)
                     last = kb
-                if key in out:
-                    _fail("duplicate map key", start)
-                out[key], pos = item(pos, depth)
-                n -= 1
-            return out, pos
-        # major 6: tag
-        value, pos = item(pos, depth)
-        if n == 2 or n == 3:
-            if type(value) is not bytes:
-                _fail("bignum content is not a byte string", pos)
-            if strict and (len(value) <= 8 or value[0] == 0):
-                _fail("bignum not in preferred form", pos)
-            v = int.from_bytes(value, "big")
-            return (v if n == 2 else -1 - v), pos
-        return Tag(n, value), pos
-
-    return item
+            if key in out:
+                _fail("duplicate map key", start)
+            out[key], pos = _item(data, pos, end, depth, strict, lim)
+            n -= 1
+        return out, pos
+    # major 6: tag
+    if lim:
+        _count(lim, 1, pos)
+    value, pos = _item(data, pos, end, depth, strict, lim)
+    if n == 2 or n == 3:
+        if type(value) is not bytes:
+            _fail("bignum content is not a byte string", pos)
+        if strict and (len(value) <= 8 or value[0] == 0):
+            _fail("bignum not in preferred form", pos)
+        v = int.from_bytes(value, "big")
+        return (v if n == 2 else -1 - v), pos
+    return Tag(n, value), pos
 
 
 def _utf8_extra_ok(b):
@@ -562,17 +632,22 @@ def _freeze(value):
     return tuple(_freeze(v) if type(v) is list else v for v in value)
 
 
-def _check_length(data, max_length):
+def _start(data, max_items, max_length):
+    # Input checks; returns the item counter for _item (None when the limit cannot be reached:
+    # every item takes at least one byte).
     t = type(data)
     if t is not bytes and t is not bytearray and t is not memoryview:
-        raise CBORError("CBOR input must be bytes, not %s" % type(data).__name__)
+        raise CBORError("CBOR input must be bytes, not %s" % t.__name__)
     if len(data) > max_length:
         raise CBORError("input of %d bytes is over the limit of %d" % (len(data), max_length))
+    return [max_items] if max_items < len(data) else None
 
 
-def _run(item, pos):
+def _run(data, pos, strict, max_depth, lim):
     try:
-        return item(pos, 0)
+        if lim:
+            _count(lim, 1, pos)
+        return _item(data, pos, len(data), max_depth, strict, lim)
     except IndexError:
         raise CBORError("truncated input: the item at offset %d runs past the end" % pos)
     except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
@@ -582,35 +657,34 @@ def _run(item, pos):
 def decode(data, offset=0, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS,
            max_length=_MAX_LENGTH):
     # Incremental: one data item from data[offset:]; returns (item, offset of the next).
-    _check_length(data, max_length)
-    return _run(_decoder(data, strict, max_depth, max_items), offset)
+    return _run(data, offset, strict, max_depth, _start(data, max_items, max_length))
 
 
 def loads(data, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS, max_length=_MAX_LENGTH):
-    # Exactly one data item; trailing bytes are an error. (_check_length and _run inlined:
-    # a small message's decoding is mostly this set-up.)
-    t = type(data)
-    if (t is not bytes and t is not bytearray and t is not memoryview) or len(data) > max_length:
-        _check_length(data, max_length)
-    try:
-        obj, end = _decoder(data, strict, max_depth, max_items)(0, 0)
-    except IndexError:
-        raise CBORError("truncated input: the item at offset 0 runs past the end")
-    except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
-        raise CBORError("nesting too deep for the stack")
-    if end != len(data):
-        raise CBORError("%d bytes after the data item" % (len(data) - end))
+    # Exactly one data item; trailing bytes are an error.
+    n = len(data) if type(data) is bytes else -1
+    if n < 0 or n > max_length or n > max_items:
+        obj, pos = _run(data, 0, strict, max_depth, _start(data, max_items, max_length))
+        n = len(data)
+    else:  # bytes within the limits: _start and _run inlined (small messages are mostly set-up)
+        try:
+            obj, pos = _item(data, 0, n, max_depth, strict, None)
+        except IndexError:
+            raise CBORError("truncated input: the item at offset 0 runs past the end")
+        except RuntimeError:  # RecursionError on CPython; MicroPython raises RuntimeError
+            raise CBORError("nesting too deep for the stack")
+    if pos != n:
+        raise CBORError("%d bytes after the data item" % (n - pos))
     return obj
 
 
 def loads_seq(data, strict=False, max_depth=_MAX_DEPTH, max_items=_MAX_ITEMS,
               max_length=_MAX_LENGTH):
     # A CBOR sequence (RFC 8742): zero or more items; the item limit counts across them.
-    _check_length(data, max_length)
-    item = _decoder(data, strict, max_depth, max_items)
+    lim = _start(data, max_items, max_length)
     out = []
     pos = 0
     while pos < len(data):
-        obj, pos = _run(item, pos)
+        obj, pos = _run(data, pos, strict, max_depth, lim)
         out.append(obj)
     return out
