@@ -20,15 +20,41 @@ def uart_write(data):
     _vboard.uart_write(hexlify(data).decode())
 
 
+_link = None
 _relay = None
+_store = None
+
+
+def unique_id():
+    import machine
+    return machine.unique_id()
+
+
+def link():
+    # The imprint link on the console UART (one per board: the agent and the relay share it).
+    global _link
+    if _link is None:
+        from imprint import link as _l
+        _link = _l.Link(uart_read, uart_write)
+    return _link
+
+
+def store():
+    # The credential store, in /imprint-store on the board's flash (a directory named
+    # "imprint" in / would shadow the /lib/imprint package).
+    global _store
+    if _store is None:
+        from imprint import store as _s
+        _store = _s.Store(_s.DirFS("/imprint-store"))
+    return _store
 
 
 def relay():
-    # The device end of the host's relay, over the console UART (one per board).
+    # The device end of the host's relay, over the console UART.
     global _relay
     if _relay is None:
-        from imprint import link, transport
-        _relay = transport.Relay(link.Link(uart_read, uart_write))
+        from imprint import transport
+        _relay = transport.Relay(link())
     return _relay
 
 

@@ -140,6 +140,16 @@ class VirtualBoard:
         if self._tmp:
             self._tmp.cleanup()
 
+    def power_cut(self) -> None:
+        """Kill the board's interpreter at once, as pulling its power would; the keeper
+        boots a new one from the same flash (what was closed before the cut is kept)."""
+        self._booted.clear()
+        self._proc.kill()
+
+    def wait_booted(self, timeout: float = 30.0) -> None:
+        if not self._booted.wait(timeout):
+            raise BoardError(f"the virtual board did not boot again within {timeout:.0f} s")
+
     def __enter__(self) -> "VirtualBoard":
         self.start()
         return self
