@@ -20,6 +20,7 @@ from .board import profiles
 from .board.serial_board import SerialBoard
 from .board.virtual import HEAP_MODES, BoardError, VirtualBoard
 from .factory import cli as factory_cli
+from .voucher_cli import voucher as voucher_group
 
 
 def fail(message: str) -> None:
@@ -233,6 +234,7 @@ def demo(profile: str) -> None:
 
 
 main.add_command(factory_cli.factory)
+main.add_command(voucher_group)
 
 
 if __name__ == "__main__":

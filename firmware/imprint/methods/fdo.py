@@ -1,0 +1,216 @@
+# FIDO Device Onboard 1.1 (protocol version 101), device side: Device Initialization (DI).
+# The manufacturer's station sends SetCredentials (the OVHeader); the device answers with an
+# HMAC over it, keyed by a 32-byte secret made here that never leaves the device, and keeps
+# its DeviceCredential (store "fdo_cred") in one atomic store.update when DI is Done.
+# DeviceMfgInfo is manufacturer-defined (FDO 1.1, DI.AppStart); ours keeps the field order of the
+# go-fdo / C / Java clients, [pkType, pkEnc, serialNo, modelNo, certInfo], with certInfo the
+# IDevID chain already installed (leaf first, DER) instead of a CSR: pkEnc is X5CHAIN.
+from imprint import cbor, crypto
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+PROTVER = const(101)
+MSG_APP_START = const(10)
+MSG_SET_CREDENTIALS = const(11)
+MSG_SET_HMAC = const(12)
+MSG_DONE = const(13)
+MSG_ERROR = const(255)
+SHA256 = const(-16)           # FDO 1.1 CDDL hashtype (COSE algorithm ids)
+HMAC_SHA256 = const(5)
+PK_SECP256R1 = const(10)      # FDO 1.1 CDDL pkType
+PK_ENC_X509 = const(1)        # pkEnc: SubjectPublicKeyInfo DER
+PK_ENC_X5CHAIN = const(2)
+PK_ENC_COSEKEY = const(3)
+# FDO 1.1 CDDL DeviceCredential fields (the store's "fdo_cred")
+DC_ACTIVE = const(0)
+DC_PROTVER = const(1)
+DC_HMAC_SECRET = const(2)
+DC_DEVICE_INFO = const(3)
+DC_GUID = const(4)
+DC_RVINFO = const(5)
+DC_PUBKEY_HASH = const(6)
+_SECRET_LEN = const(32)
+
+
+class FDOError(ValueError):
+    pass
+
+
+# FDO 1.1 OVDevCertChainHash = Hash [SHA256, SHA-256 over the chain's DER, concatenated]
+def chain_hash(chain):
+    return [SHA256, crypto.sha256(b"".join(chain))]
+
+
+def _body(body, n, what):
+    # FDO 1.1 message body: one CBOR array (FDO 1.1 CDDL of each message)
+    try:
+        v = cbor.loads(body)
+    except ValueError as e:
+        raise FDOError("%s: malformed CBOR (%s)" % (what, e))
+    if type(v) is not list or len(v) != n:
+        raise FDOError("%s: the body must be an array of %d item(s)" % (what, n))
+    return v
+
+
+# FDO 1.1 CDDL OVHeader = [OVHProtVer, OVGuid, OVRVInfo, OVDeviceInfo, OVPubKey, OVDevCertChainHash]
+def _ovheader(data):
+    # -> (the six fields, the encoded OVPubKey as sent: DCPubKeyHash is over those bytes)
+    if type(data) is not bytes or len(data) < 2 or data[0] != 0x86:
+        raise FDOError("SetCredentials: OVHeader must be a bstr holding a CBOR array of 6 items")
+    f = []
+    pos = 1
+    pk = None
+    try:
+        for i in range(6):
+            item, end = cbor.decode(data, pos)
+            if i == 4:
+                pk = data[pos:end]
+            f.append(item)
+            pos = end
+    except ValueError as e:
+        raise FDOError("SetCredentials: malformed OVHeader (%s)" % e)
+    if pos != len(data):
+        raise FDOError("SetCredentials: %d bytes after the OVHeader" % (len(data) - pos))
+    return f, pk
+
+
+# FDO 1.1 CDDL RendezvousInfo = [+ [+ RendezvousInstr = [RVVariable, ?RVValue: bstr]]]
+def _rv_ok(rv):
+    if type(rv) is not list or not rv:
+        return False
+    for d in rv:
+        if type(d) is not list or not d:
+            return False
+        for ins in d:
+            if (type(ins) is not list or not 1 <= len(ins) <= 2 or type(ins[0]) is not int
+                    or ins[0] < 0 or (len(ins) == 2 and type(ins[1]) is not bytes)):
+                return False
+    return True
+
+
+def _check_header(f, own_hash):
+    if f[0] != PROTVER or type(f[0]) is not int:
+        raise FDOError("SetCredentials: OVHProtVer %r is not %d" % (f[0], PROTVER))
+    if type(f[1]) is not bytes or len(f[1]) != 16:
+        raise FDOError("SetCredentials: OVGuid must be a 16-byte bstr")
+    if not _rv_ok(f[2]):
+        raise FDOError("SetCredentials: OVRVInfo is not a RendezvousInfo")
+    if type(f[3]) is not str:
+        raise FDOError("SetCredentials: OVDeviceInfo must be a text string")
+    pk = f[4]
+    if type(pk) is not list or len(pk) != 3 or pk[1] not in (PK_ENC_X509, PK_ENC_X5CHAIN,
+                                                            PK_ENC_COSEKEY):
+        raise FDOError("SetCredentials: OVPubKey is not a PublicKey [pkType, pkEnc, pkBody]")
+    if pk[0] != PK_SECP256R1:
+        raise FDOError("SetCredentials: manufacturer key type %r unsupported (this device "
+                       "verifies SECP256R1 only)" % (pk[0],))
+    if f[5] != own_hash:
+        raise FDOError("SetCredentials: OVDevCertChainHash does not match this device's "
+                       "certificate chain (an OVHeader made for another device or key)")
+
+
+class DeviceInit:
+    # The device side of DI: app_start() -> AppStart body; handle(type, body) -> (type, body)
+    # for SetCredentials, None for Done (the DeviceCredential is then in the store).
+    def __init__(self, store, serial, model, *, rand=crypto.random_bytes):
+        self._store = store
+        self.serial = serial
+        self.model = model
+        self._rand = rand
+        self._want = 0      # the message type expected next; 0: no DI running
+        self._hash = None   # OVDevCertChainHash of this device
+        self._cred = None   # the DeviceCredential, kept in RAM until Done
+
+    # FDO 1.1 DI.AppStart (10) = [DeviceMfgInfo]; DeviceMfgInfo = bstr .cbor
+    #   [pkType, pkEnc, serialNo, modelNo, certInfo: [+ bstr] (the IDevID chain, leaf first)]
+    def app_start(self):
+        self._want = 0
+        self._cred = None
+        chain = self._store.get("idevid_chain")
+        if type(chain) is not list or not chain:
+            raise FDOError("DI needs the IDevID certificate chain in the store (idevid_chain)")
+        if self._store.get("idevid_key") is None:
+            raise FDOError("DI needs the IDevID key in the store (idevid_key)")
+        if type(self.serial) is not str or type(self.model) is not str:
+            raise FDOError("DI needs the serial number and model as text")
+        self._hash = chain_hash(chain)
+        info = cbor.dumps([PK_SECP256R1, PK_ENC_X5CHAIN, self.serial, self.model, chain])
+        self._want = MSG_SET_CREDENTIALS
+        return cbor.dumps([info])
+
+    def handle(self, msg_type, body):
+        try:
+            return self._handle(msg_type, body)
+        except Exception:
+            # an error ends the DI run: the store is untouched; AppStart starts again
+            self._want = 0
+            self._cred = None
+            raise
+
+    def _handle(self, t, body):
+        if t == MSG_ERROR:
+            raise FDOError("the manufacturer reported an error: %s" % _error_text(body))
+        if t != self._want:
+            if self._want == 0:
+                raise FDOError("DI message %r out of order: DI is not running (AppStart first)"
+                               % (t,))
+            raise FDOError("DI message %r out of order: expecting %d" % (t, self._want))
+        if t == MSG_SET_CREDENTIALS:
+            return self._set_credentials(body)
+        return self._done(body)
+
+    # FDO 1.1 DI.SetCredentials (11) = [bstr .cbor OVHeader] -> DI.SetHMAC (12) = [HMac]
+    def _set_credentials(self, body):
+        hdr = _body(body, 1, "SetCredentials")[0]
+        f, pk = _ovheader(hdr)
+        _check_header(f, self._hash)
+        secret = self._rand(_SECRET_LEN)
+        if len(secret) != _SECRET_LEN:
+            raise FDOError("the random source returned %d bytes" % len(secret))
+        secret = bytes(secret)
+        # DeviceCredential = [DCActive, DCProtVer, DCHmacSecret, DCDeviceInfo, DCGuid,
+        #                     DCRVInfo, DCPubKeyHash]
+        self._cred = [True, f[0], secret, f[3], f[1], f[2], [SHA256, crypto.sha256(pk)]]
+        self._want = MSG_DONE
+        # OVHeaderHMac: HMAC-SHA256 keyed by DCHmacSecret over the OVHeader bytes
+        return MSG_SET_HMAC, cbor.dumps([[HMAC_SHA256, crypto.hmac_sha256(secret, hdr)]])
+
+    # FDO 1.1 DI.Done (13) = []: the device then persists its DeviceCredential (one update)
+    def _done(self, body):
+        _body(body, 0, "Done")
+        self._store.update({"fdo_cred": self._cred})
+        self._want = 0
+        self._cred = None
+        return None
+
+
+# FDO 1.1 Error (255) = [EMErrorCode, EMPrevMsgID, EMErrorStr, EMErrorTs, EMErrorCID]
+def _error_text(body):
+    try:
+        e = cbor.loads(body)
+        return "code %r after message %r: %s" % (e[0], e[1], e[2])
+    except (ValueError, TypeError, IndexError, KeyError):
+        return "(malformed error message)"
+
+
+# FDO 1.1 TO2.ProveOVHdr check (device side): the voucher's OVHeader is for this device's
+# GUID and its HMAC verifies with the device's secret (OVHeaderHMac = HMAC over OVHeader)
+def voucher_is_mine(store, voucher):
+    cred = store.get("fdo_cred")
+    if cred is None:
+        raise FDOError("no FDO device credential on this device")
+    try:
+        v = cbor.loads(voucher)
+        header, hmac = v[1], v[2]
+        fields, _ = _ovheader(header)
+    except (ValueError, TypeError, IndexError, KeyError):
+        raise FDOError("malformed ownership voucher")
+    if fields[1] != cred[DC_GUID]:
+        return False
+    if type(hmac) is not list or len(hmac) != 2 or hmac[0] != HMAC_SHA256:
+        return False
+    return crypto.equal(crypto.hmac_sha256(cred[DC_HMAC_SECRET], header), hmac[1])
