@@ -23,8 +23,8 @@ CONTROL = const(0)
 AGENT = const(1)
 DATAGRAM = const(2)
 STREAM = const(3)
-MAX_BODY = const(1536)
-_MAX_LINE = const(2064)  # "~~" + base64 of 2 + MAX_BODY + 4 bytes + "\r\n"
+MAX_BODY = const(4096)
+_MAX_LINE = const(5480)  # "~~" + base64 of 2 + MAX_BODY + 4 bytes + "\r\n"
 MAGIC = b"~~"
 
 

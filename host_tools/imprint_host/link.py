@@ -15,8 +15,8 @@ from enum import IntEnum
 from typing import Iterator
 
 MAGIC = b"~~"
-MAX_BODY = 1536
-MAX_LINE = 2064
+MAX_BODY = 4096
+MAX_LINE = 5480
 
 
 class Channel(IntEnum):

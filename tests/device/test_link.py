@@ -67,9 +67,10 @@ def test_link_skips_log_text_garbage_and_half_frames():
 
 
 def test_link_drops_an_endless_line():
-    p = Pipe([b"x" * 1000] * 4 + [link.encode(link.AGENT, 9, b"ok")])
+    p = Pipe([b"x" * 1000] * 7 + [b"\n" + link.encode(link.AGENT, 9, b"ok")])
     lk = link.Link(p.read, p.write)
     assert lk.recv(100) == (link.AGENT, 9, b"ok")
+    assert lk.skipped >= 1  # the over-long line was dropped, not kept growing
 
 
 def test_link_send_numbers_frames():
