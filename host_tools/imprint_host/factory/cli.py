@@ -85,3 +85,111 @@ def _describe(c) -> None:
     click.echo(f"  FDO mfg key   {c.directory / ca_mod.FDO_KEY} "
                f"(public: {c.directory / ca_mod.FDO_PUB})")
     click.echo(f"  private keys  {', '.join(ca_mod.KEY_FILES)} (mode 0600)")
+
+
+@factory.command("provision")
+@click.option("--ca", "ca_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The CA directory (`imprint factory ca init`).")
+@click.option("--db", "db_url", default="factory.db", show_default=True,
+              help="The record: an SQLite file, or postgresql://... for stations sharing one.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Per board: OUT/<serial>/idevid.pem, chain.pem, voucher.fdo.")
+@click.option("--port", "ports", required=True, multiple=True,
+              help="A board's serial port; repeat for boards provisioned in parallel.")
+@click.option("--rv", default="http://127.0.0.1:8080", show_default=True,
+              help="The FDO rendezvous server the vouchers and devices will point at.")
+@click.option("--serial-prefix", default="IMP", show_default=True,
+              help="Serials are PREFIX-<unique id in hex> for boards that have none yet.")
+@click.option("--lock", is_flag=True, help="Lock each board when done (no REPL, no more provisioning).")
+@click.option("--reprovision", is_flag=True, help="Provision a serial the record shows as done again.")
+@click.option("--station", "station_name", default=None, help="This station's name in the record.")
+def provision(ca_dir: Path, db_url: str, out_dir: Path, ports: tuple[str, ...], rv: str,
+              serial_prefix: str, lock: bool, reprovision: bool, station_name: str | None) -> None:
+    """Give the boards on PORTs their identity: an on-device key, an IDevID, the FDO
+    credential and ownership voucher; recorded in the database, with an audit log."""
+    import socket
+
+    from cryptography.hazmat.primitives import serialization
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from . import ca as ca_mod
+    from . import fdo as fdo_mod
+    from .records import Records, RecordsError
+    from .station import STEPS, Station
+
+    try:
+        authority = ca_mod.IssuingCA.load(ca_dir)
+        records = Records(db_url, station=station_name or socket.gethostname())
+    except (ca_mod.CAError, RecordsError, OSError) as e:
+        fail(str(e))
+    point = authority.fdo_public_key.public_bytes(serialization.Encoding.X962,
+                                                  serialization.PublicFormat.UncompressedPoint)
+    station = Station(ca=authority, records=records, out_dir=out_dir,
+                      make_manufacturer=lambda: fdo_mod.Manufacturer(authority.fdo_key, fdo_mod.rendezvous(rv)),
+                      authority=point, serial_prefix=serial_prefix, lock=lock,
+                      reprovision=reprovision)
+    state = {p: "waiting" for p in ports}
+
+    def table() -> Table:
+        t = Table(box=None)
+        t.add_column("port")
+        t.add_column("step")
+        t.add_column("progress")
+        for p, s in state.items():
+            done = STEPS.index(s) + 1 if s in STEPS else 0
+            bar = "█" * done + "·" * (len(STEPS) - done)
+            t.add_row(p, s, bar if s != "failed" else "[red]failed[/red]")
+        return t
+
+    console = Console(stderr=True)
+    with Live(table(), console=console, refresh_per_second=8) as live:
+        def progress(port: str, step: str) -> None:
+            state[port] = step
+            live.update(table())
+        results = station.provision_all(list(ports), progress)
+    failed = 0
+    for r in results:
+        if r.ok:
+            click.echo(f"{r.port}: {r.serial} provisioned in {r.seconds:.1f} s")
+        else:
+            failed += 1
+            click.secho(f"{r.port}: {r.serial or '?'} FAILED after {r.seconds:.1f} s: {r.error}",
+                        fg="red", err=True)
+    records.close()
+    if failed:
+        click.secho(f"{failed} of {len(results)} boards failed; run the same command again to "
+                    "resume them", fg="red", err=True)
+        sys.exit(1)
+
+
+@factory.command("report")
+@click.option("--db", "db_url", default="factory.db", show_default=True)
+def report(db_url: str) -> None:
+    """Summarise the record: boards per status, failures, time per board."""
+    import statistics
+
+    from .records import Records, RecordsError
+
+    try:
+        records = Records(db_url)
+    except (RecordsError, OSError) as e:
+        fail(str(e))
+    boards = list(records.boards())
+    events = records.events()
+    by_status: dict[str, int] = {}
+    for b in boards:
+        by_status[b["status"]] = by_status.get(b["status"], 0) + 1
+    times = [b["seconds"] for b in boards if b["status"] in ("provisioned", "locked") and b["seconds"]]
+    failures = [e for e in events if e[3] == "failed"]
+    click.echo(f"boards: {len(boards)} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items())) or 'none'})")
+    if times:
+        click.echo(f"time per board: median {statistics.median(times):.1f} s, "
+                   f"mean {statistics.mean(times):.1f} s, max {max(times):.1f} s")
+    stations = sorted({b["station"] for b in boards})
+    click.echo(f"stations: {', '.join(stations) or 'none'}")
+    click.echo(f"failures logged: {len(failures)}")
+    for at, station, serial, _, detail in failures[-10:]:
+        click.echo(f"  {at} {station} {serial}: {detail}")
+    records.close()
