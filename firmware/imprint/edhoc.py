@@ -504,6 +504,7 @@ class Initiator(_Session):
     def message_1(self, ead=()):
         self._enter(_START)
         try:
+            crypto.aes_prepare()  # before the big-integer work fragments the heap
             if self._eph is not None:
                 self._x, self.g_x = bytes(self._eph[0]), _eph_public(self.suite, self._eph[1])
             else:
@@ -635,6 +636,7 @@ class Responder(_Session):
     def message_2(self, message_1, ead=()):
         self._enter(_START)
         try:
+            crypto.aes_prepare()  # before the big-integer work fragments the heap
             m2 = self._message_2(bytes(message_1), ead)
         except Exception as e:
             raise self._dead(e)

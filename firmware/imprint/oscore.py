@@ -145,12 +145,15 @@ def aad(alg, request_kid, request_piv):
 
 # RFC 8613 §5.3: plaintext = Code | Class E options | (0xFF | payload)
 def plaintext(code, options, payload):
-    out = bytearray((code,))
-    if options:
-        out += coap.encode_options(options)
+    # made at its final size: no regrowing copy of a large payload
+    opts = coap.encode_options(options) if options else b""
+    k = 1 + len(opts)
+    out = bytearray(k + (1 + len(payload) if payload else 0))
+    out[0] = code
+    out[1:k] = opts
     if payload:
-        out.append(0xFF)
-        out += payload
+        out[k] = 0xFF
+        out[k + 1:] = payload
     return out
 
 

@@ -168,9 +168,27 @@ def _aes(key):
     return cipher(key)
 
 
+def _buf(x):
+    # a message for the cipher modes: any buffer as it is (read only; no copy of a large
+    # payload), anything else as bytes
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return x
+    return bytes(x)
+
+
 def _check_aes_key(key, sizes):
     if len(key) not in sizes:
         raise CryptoError("AES key of %d bytes" % len(key))
+
+
+def aes_prepare():
+    # Build the pure-Python AES tables (4 x 1 KB, kept) now unless a native cipher is
+    # registered: a protocol calls this before its big-integer work, which leaves the heap
+    # fragmented, so that the 1 KB pieces come from a heap that still has them.
+    n = _native
+    if n.get("aes_ecb_encrypt_block") is None and not ("aes_ccm_encrypt" in n and "aes_ccm_decrypt" in n):
+        from .aes import _tables
+        _tables()
 
 
 # RFC 3610 §2.2-2.3: CCM authenticated encryption -> ciphertext || tag
@@ -180,7 +198,7 @@ def aes_ccm_encrypt(key, nonce, plaintext, aad=b"", tag_len=8):
         return f(key, nonce, plaintext, aad, tag_len)
     _check_aes_key(key, (16, 24, 32))
     from .aes import ccm_encrypt
-    return ccm_encrypt(_aes(bytes(key)), bytes(nonce), bytes(plaintext), bytes(aad), tag_len)
+    return ccm_encrypt(_aes(bytes(key)), bytes(nonce), _buf(plaintext), bytes(aad), tag_len)
 
 
 # RFC 3610 §2.5: CCM decryption; raises CryptoError (no plaintext) unless the tag verifies
@@ -190,7 +208,7 @@ def aes_ccm_decrypt(key, nonce, data, aad=b"", tag_len=8):
         return f(key, nonce, data, aad, tag_len)
     _check_aes_key(key, (16, 24, 32))
     from .aes import ccm_decrypt
-    return ccm_decrypt(_aes(bytes(key)), bytes(nonce), bytes(data), bytes(aad), tag_len)
+    return ccm_decrypt(_aes(bytes(key)), bytes(nonce), _buf(data), bytes(aad), tag_len)
 
 
 # RFC 5297 §2.6: SIV encryption (key: 32, 48 or 64 bytes = K1 for S2V || K2 for CTR)

@@ -48,10 +48,11 @@ def _tables():
     # Built on first use (4 KiB), so a port with a native AES never builds them.
     global _T
     if _T is None:
-        t0 = array("I", [0] * 256)
-        t1 = array("I", [0] * 256)
-        t2 = array("I", [0] * 256)
-        t3 = array("I", [0] * 256)
+        # array(range(256)) is sized once from len(range): no 1 KB list on the way
+        t0 = array("I", range(256))
+        t1 = array("I", range(256))
+        t2 = array("I", range(256))
+        t3 = array("I", range(256))
         S = _SBOX
         for x in range(256):
             s = S[x]
@@ -129,18 +130,24 @@ _M128 = const(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF)
 
 
 # NIST SP 800-38A §6.5: CTR keystream XOR data, counter block = ctr (big-endian 128 bits)
-# incremented modulo 2^128 per block
-def _ctr(enc, ctr, data):
+# incremented modulo 2^128 per block. Block by block into out (a bytearray of len(data)
+# made here unless given, which may be longer: data fills its start), no big intermediates.
+def _ctr(enc, ctr, data, out=None):
     n = len(data)
-    if n == 0:
-        return b""
-    blocks = []
+    if out is None:
+        out = bytearray(n)
+    mv = memoryview(data)
     M = _M128
-    for i in range(0, n, 16):
-        blocks.append(enc(ctr.to_bytes(16, "big")))
+    full = n & ~15
+    for i in range(0, full, 16):
+        ks = enc(ctr.to_bytes(16, "big"))
+        out[i:i + 16] = (int.from_bytes(ks, "big") ^ int.from_bytes(mv[i:i + 16], "big")).to_bytes(16, "big")
         ctr = (ctr + 1) & M
-    ks = int.from_bytes(b"".join(blocks), "big") >> (8 * (-n & 15))
-    return (int.from_bytes(data, "big") ^ ks).to_bytes(n, "big")
+    if n > full:
+        ks = enc(ctr.to_bytes(16, "big"))
+        for i in range(full, n):
+            out[i] = ks[i - full] ^ mv[i]
+    return out
 
 
 # --- CCM, RFC 3610 §2 ---
@@ -196,8 +203,10 @@ def ccm_encrypt(enc, nonce, plaintext, aad, tag_len):
     # RFC 3610 §2.3: A_i = flags(L') || nonce || i; S_0 masks the tag, S_1.. the message
     a0 = int.from_bytes(bytes((q - 1,)) + nonce + bytes(q), "big")
     s0 = int.from_bytes(enc(a0.to_bytes(16, "big")), "big")
-    tag = ((t ^ s0) >> (8 * (16 - tag_len))).to_bytes(tag_len, "big")
-    return _ctr(enc, a0 + 1, plaintext) + tag
+    n = len(plaintext)
+    out = bytearray(n + tag_len)
+    out[n:] = ((t ^ s0) >> (8 * (16 - tag_len))).to_bytes(tag_len, "big")
+    return bytes(_ctr(enc, a0 + 1, plaintext, out))
 
 
 def ccm_decrypt(enc, nonce, data, aad, tag_len):
@@ -207,11 +216,11 @@ def ccm_decrypt(enc, nonce, data, aad, tag_len):
     q = _ccm_check(nonce, tag_len, n)
     # RFC 3610 §2.5: decrypt, recompute the tag, release nothing unless they match
     a0 = int.from_bytes(bytes((q - 1,)) + nonce + bytes(q), "big")
-    plaintext = _ctr(enc, a0 + 1, data[:n])
+    plaintext = bytes(_ctr(enc, a0 + 1, memoryview(data)[:n]))
     t = _ccm_mac(enc, nonce, plaintext, aad, tag_len)
     s0 = int.from_bytes(enc(a0.to_bytes(16, "big")), "big")
     expected = ((t ^ s0) >> (8 * (16 - tag_len))).to_bytes(tag_len, "big")
-    if not _equal(expected, data[n:]):
+    if not _equal(expected, memoryview(data)[n:]):
         raise CryptoError("CCM authentication failed")
     return plaintext
 
@@ -278,7 +287,10 @@ _CLEAR = const(0xFFFFFFFFFFFFFFFF7FFFFFFF7FFFFFFF)
 # RFC 5297 §2.6: SIV-encrypt -> V || C
 def siv_encrypt(enc1, enc2, plaintext, ads):
     v = _s2v(enc1, ads, plaintext)
-    return v.to_bytes(16, "big") + _ctr(enc2, v & _CLEAR, plaintext)
+    out = bytearray(16 + len(plaintext))
+    out[:16] = v.to_bytes(16, "big")
+    _ctr(enc2, v & _CLEAR, plaintext, memoryview(out)[16:])
+    return bytes(out)
 
 
 # RFC 5297 §2.7: SIV-decrypt; raises CryptoError unless S2V of the result equals V
@@ -286,7 +298,7 @@ def siv_decrypt(enc1, enc2, data, ads):
     if len(data) < 16:
         raise CryptoError("SIV input shorter than the synthetic IV")
     v = data[:16]
-    plaintext = _ctr(enc2, int.from_bytes(v, "big") & _CLEAR, data[16:])
+    plaintext = bytes(_ctr(enc2, int.from_bytes(v, "big") & _CLEAR, memoryview(data)[16:]))
     t = _s2v(enc1, ads, plaintext).to_bytes(16, "big")
     if not _equal(t, v):
         raise CryptoError("SIV authentication failed")

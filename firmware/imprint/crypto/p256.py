@@ -1,7 +1,7 @@
 # NIST P-256 (FIPS 186-4 §D.1.2.3, SEC 2 §2.4.2 secp256r1) in pure Python: ECDH
 # (SEC 1 §3.3.1) and ECDSA (FIPS 186-4 §6.4) with RFC 6979 deterministic nonces.
 # Points in Jacobian coordinates (x = X/Z^2, y = Y/Z^3; Z = 0 is the point at infinity).
-# Secret scalars go through a fixed sequence of doublings and additions (fixed 4-bit
+# Secret scalars go through a fixed sequence of doublings and additions (signed 4-bit
 # windows, the comb for G; a zero digit costs a discarded addition): constant-ish, as far
 # as Python integers allow. Every received point is checked to lie on the curve.
 from . import CryptoError
@@ -17,6 +17,7 @@ _P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)
 _N = const(0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551)
 _B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
 _GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
+_M256 = const((1 << 256) - 1)
 _GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
 # The comb: 5 teeth 52 bits apart cover 260 bits. Entry i (1..31) is
@@ -242,22 +243,11 @@ def _comb_point(i):
 
 
 # [k]G for 0 < k < 2^260 by the comb: 51 doublings and 52 additions whatever k is
-# (a zero column adds entry 1 and discards the sum)
-_comb_points = None  # _COMB as integers, made on first use (about 3.5 KB of heap)
-
-
-def _comb():
-    global _comb_points
-    if _comb_points is None:
-        tb = _COMB
-        _comb_points = [(int.from_bytes(tb[o:o + 32], "big"), int.from_bytes(tb[o + 32:o + 64], "big"))
-                        for o in range(0, len(tb), 64)]
-    return _comb_points
-
-
+# (a zero column adds entry 1 and discards the sum). The entries are read from the bytes
+# of _COMB as they are needed: no table of integers stays on the heap.
 def base_mul(k, vartime=False):
     P = _P
-    tb = _comb()
+    tb = _COMB
     X = 1
     Y = 1
     Z = 0
@@ -265,7 +255,10 @@ def base_mul(k, vartime=False):
     while True:
         i = _comb_index(k, j)
         if i or not vartime:
-            x2, y2 = tb[i or 1]
+            o = (i or 1) << 6
+            y2 = int.from_bytes(tb[o:o + 64], "big")  # x || y
+            x2 = y2 >> 256
+            y2 &= _M256
             # Jacobian + affine addition, madd-2004-hmv (the rare cases in _madd)
             zz = Z * Z % P
             u2 = x2 * zz % P
@@ -300,20 +293,84 @@ def base_mul(k, vartime=False):
         Y = (aa * (4 * bb - X) - 8 * gg * gg) % P
 
 
-# [k]Q for 0 < k < 2^256 and an affine point Q by fixed 4-bit windows: 252 doublings and
-# 63 additions whatever k is unless vartime (a zero digit adds 1Q and discards the sum)
+def _table(x, y):
+    # [x1, y1, ..., x8, y8]: jQ in affine coordinates for j = 1..8, the Jacobian 2Q..8Q
+    # brought to affine by one shared inversion (Montgomery's trick). Q has prime order n,
+    # so none of them is infinity and no addition here meets an exceptional case.
+    P = _P
+    J = [_dbl(x, y, 1)]
+    for j in range(6):
+        X, Y, Z = J[j]
+        J.append(_madd(X, Y, Z, x, y))
+    c = []  # c[j] = Z_2 * ... * Z_(j+2)
+    a = 1
+    for j in range(7):
+        a = a * J[j][2] % P
+        c.append(a)
+    a = inv(a, P)
+    t = [x, y] * 8
+    for j in range(6, -1, -1):
+        X, Y, Z = J[j]
+        J[j] = None
+        zi = a * c[j - 1] % P if j else a
+        a = a * Z % P
+        zz = zi * zi % P
+        t[2 * j + 2] = X * zz % P
+        t[2 * j + 3] = Y * zz % P * zi % P
+    return t
+
+
+# [k]Q for 0 < k < 2^256 and an affine point Q by signed 4-bit windows: k = sum d_i 16^i,
+# d_i in -8..7 (65 digits, the last 0 or 1), an affine table of 1Q..8Q and -jQ = (x, p - y).
+# 256 doublings and 65 additions whatever k is unless vartime (a zero digit adds 1Q and
+# discards the sum).
 def mul(k, x, y, vartime=False):
     P = _P
-    # table[i] = iQ as (X, Y, Z, Z^2, Z^3)
-    tbl = [(1, 1, 0, 0, 0), (x, y, 1, 1, 1)]
-    X, Y, Z = _dbl(x, y, 1)
-    for i in range(2, 16):
-        if i > 2:
-            X, Y, Z = _madd(X, Y, Z, x, y)
-        zz = Z * Z % P
-        tbl.append((X, Y, Z, zz, zz * Z % P))
-    X, Y, Z = tbl[k >> 252][:3]
-    for w in range(248, -4, -4):
+    # the digits, from the least significant, as d + 8 (branch-free carries)
+    dig = bytearray(65)
+    for i in range(64):
+        d = k & 15
+        s = d >> 3
+        dig[i] = d + 8 - (s << 4)
+        k = (k >> 4) + s
+    dig[64] = k + 8
+    tbl = _table(x, y)
+    X = 1
+    Y = 1
+    Z = 0
+    i = 64
+    while True:
+        d = dig[i] - 8
+        if d or not vartime:
+            m = d >> 4  # -1 for a negative digit, else 0
+            a = ((d ^ m) - m) or 1  # |d|, or 1 for a zero digit
+            x2 = tbl[2 * a - 2]
+            y2 = tbl[2 * a - 1]
+            y2 = (y2, P - y2)[-m]
+            # Jacobian + affine addition, madd-2004-hmv (the rare cases in _madd)
+            zz = Z * Z % P
+            u2 = x2 * zz % P
+            s2 = y2 * (zz * Z % P) % P
+            if Z == 0 or u2 == X:
+                X3, Y3, Z3 = _madd(X, Y, Z, x2, y2)
+            else:
+                h = u2 - X
+                r = s2 - Y
+                hh = h * h % P
+                hhh = h * hh % P
+                v = X * hh % P
+                X3 = (r * r - hhh - 2 * v) % P
+                Y3 = (r * (v - X3) - Y * hhh) % P
+                Z3 = Z * h % P
+            # keep the sum unless the digit was zero (a selection, not a branch)
+            t = (X, Y, Z, X3, Y3, Z3)
+            a = 3 * ((d * d + 63) >> 6)  # 0 for a zero digit, else 3
+            X = t[a]
+            Y = t[a + 1]
+            Z = t[a + 2]
+        if i == 0:
+            return X, Y, Z
+        i -= 1
         for n in range(4):
             dd = Z * Z % P
             gg = Y * Y % P
@@ -322,33 +379,6 @@ def mul(k, x, y, vartime=False):
             Z = 2 * Y * Z % P
             X = (aa * aa - 8 * bb) % P
             Y = (aa * (4 * bb - X) - 8 * gg * gg) % P
-        i = (k >> w) & 15
-        if i == 0 and vartime:
-            continue
-        X2, Y2, Z2, zz2, zzz2 = tbl[i or 1]
-        # Jacobian addition with the table point's Z^2, Z^3 precomputed (add-1998-cmo-2)
-        zz = Z * Z % P
-        u1 = X * zz2 % P
-        u2 = X2 * zz % P
-        s1 = Y * zzz2 % P
-        s2 = Y2 * (Z * zz % P) % P
-        if Z == 0 or u1 == u2:
-            X3, Y3, Z3 = _add(X, Y, Z, X2, Y2, Z2)
-        else:
-            h = u2 - u1
-            r = s2 - s1
-            hh = h * h % P
-            hhh = h * hh % P
-            v = u1 * hh % P
-            X3 = (r * r - hhh - 2 * v) % P
-            Y3 = (r * (v - X3) - s1 * hhh) % P
-            Z3 = Z * Z2 % P * h % P
-        t = (X, Y, Z, X3, Y3, Z3)
-        i = 3 * ((i + 15) >> 4)  # 0 for a zero digit, else 3
-        X = t[i]
-        Y = t[i + 1]
-        Z = t[i + 2]
-    return X, Y, Z
 
 
 def _scalar(b):

@@ -67,16 +67,16 @@ _M = const(0xFFFFFFFFFFFFFFFF)
 
 # FIPS 180-4 §6.4.2: the compression function over one 128-byte block, H updated in place
 def _compress(H, block, K, M=_M):
-    W = list(struct.unpack(">16Q", block))
-    app = W.append
+    W = [0] * 80  # one allocation of the final size (appending grows it to 512 B)
+    W[:16] = struct.unpack(">16Q", block)
     for t in range(16, 80):
         x = W[t - 15]
         xx = x | (x << 64)
         y = W[t - 2]
         yy = y | (y << 64)
         # sigma0 = ROTR1 ^ ROTR8 ^ SHR7, sigma1 = ROTR19 ^ ROTR61 ^ SHR6
-        app((((((xx >> 1) ^ (xx >> 8)) & M) ^ (x >> 7)) + W[t - 7] + W[t - 16]
-             + ((((yy >> 19) ^ (yy >> 61)) & M) ^ (y >> 6))) & M)
+        W[t] = (((((xx >> 1) ^ (xx >> 8)) & M) ^ (x >> 7)) + W[t - 7] + W[t - 16]
+                + ((((yy >> 19) ^ (yy >> 61)) & M) ^ (y >> 6))) & M
     a, b, c, d, e, f, g, h = H
     bc = b ^ c
     for t in range(80):
