@@ -16,7 +16,11 @@
 #   lock       -> None: manufacturing ends; provisioning requests are refused from now on
 #   nonce      -> 16 random bytes for one authenticated request
 #   unlock / reset  {"sig": r||s over op || uid || nonce by the authority key} -> None
-#   bye        -> None, and the agent returns
+#   bye        -> None, and the agent returns (not on a locked board)
+#
+# A locked board boots into this agent (the port's locked_boot writes its main.py), so its
+# console has no REPL: nobody with a USB cable reads the store. unlock (authenticated by the
+# authority key installed at provisioning) ends that.
 #
 # The IDevID private key never leaves the store: no response carries it. A request that
 # cannot be carried out changes nothing (the store writes once, at the end).
@@ -173,6 +177,9 @@ class Agent:
     def op_lock(self, arg):
         if self._lifecycle() != "provisioned":
             _refuse("only a provisioned board can be locked (it is %s)" % self._lifecycle())
+        # boot into the agent first: a cut between the two leaves a main.py that finds the
+        # board unlocked and steps aside
+        self.port.locked_boot(True)
         self.store.update({"lifecycle": "locked"})
 
     def op_nonce(self, arg):
@@ -189,9 +196,12 @@ class Agent:
             _refuse("%s: signature does not verify" % op)
 
     def op_unlock(self, arg):
+        # for returns: the manufacturer's authority key opens the board again
         self._authenticated("unlock", arg)
         if self._lifecycle() == "locked":
             self.store.update({"lifecycle": "provisioned"})
+        self.port.locked_boot(False)
+        self.done = True  # a locked board's loop ends: the REPL comes back
 
     def op_reset(self, arg):
         # factory reset: keeps the IDevID and the FDO credential, forgets everything else
@@ -205,7 +215,8 @@ class Agent:
         self.store.update(changes)
 
     def op_bye(self, arg):
-        self.done = True
+        if self._lifecycle() != "locked":  # a locked board's agent does not step aside
+            self.done = True
 
 
 # The loop: frames on the AGENT channel, one response each, until "bye" or idle_ms of silence
@@ -230,6 +241,18 @@ def serve(agent, lk, idle_ms=0):
             reply = [rid, ERR_BAD_REQUEST if rid is None else ERR_FAILED,
                      "%s: %s" % (type(e).__name__, e)]
         lk.send(link.AGENT, cbor.dumps(reply))
+
+
+def locked(port):
+    # /main.py of a locked board: serve the console until an authenticated unlock; a board
+    # that is not (or no longer) locked drops the boot hook and goes on to its REPL.
+    import imprint
+    store = port.store()
+    if store.get("lifecycle") != "locked":
+        port.locked_boot(False)
+        return
+    port.no_interrupt()
+    serve(Agent(port, store, imprint.__version__), port.link())
 
 
 def main(port, idle_ms=0):

@@ -49,6 +49,35 @@ def store():
     return _store
 
 
+_LOCKED_MAIN = b"""# imprint: this board is locked (manufacturing has ended). The factory agent answers on
+# the console and there is no REPL; an authenticated unlock (imprint.agent) removes this file.
+import imprint_port, imprint.agent
+imprint.agent.locked(imprint_port)
+"""
+
+
+def locked_boot(on):
+    # A locked board boots into imprint: /main.py runs the agent and never returns to a REPL.
+    import os
+    if on:
+        with open("/main.py", "wb") as f:
+            f.write(_LOCKED_MAIN)
+    else:
+        try:
+            os.remove("/main.py")
+        except OSError:
+            pass
+
+
+def no_interrupt():
+    # Ctrl-C on the console is data, not an interrupt (a board: micropython.kbd_intr(-1)).
+    try:
+        import micropython
+        micropython.kbd_intr(-1)
+    except (ImportError, AttributeError):
+        pass
+
+
 def relay():
     # The device end of the host's relay, over the console UART.
     global _relay

@@ -217,3 +217,75 @@ def test_certificate_for_another_key_refused(ca, tmp_path):
             assert agent.call("identify")["lifecycle"] == "manufactured"
     finally:
         vb.stop()
+
+
+def authority_sig(ca: IssuingCA, op: str, uid: bytes, nonce: bytes) -> bytes:
+    r, s = utils.decode_dss_signature(ca.fdo_key.sign(op.encode() + uid + nonce, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def test_locked_board_has_no_repl_until_an_authenticated_unlock(ca, tmp_path):
+    from imprint_host.board.serial_board import SerialBoard, SerialBoardError
+
+    vb = new_board(tmp_path, "0000000000000e02")
+    try:
+        st = station(ca, tmp_path / "f.db", tmp_path / "out", lock=True)
+        res = st.provision(vb.port)
+        assert res.ok, res.error
+        vb.power_cut()  # the next boot is a locked board's
+        vb.wait_booted()
+        with pytest.raises(SerialBoardError):  # no raw REPL for mpremote: the agent has the console
+            SerialBoard(vb.port).close()
+        agent = AgentClient(vb.port, start=False)
+        try:
+            ident = agent.call("identify")
+            assert ident["lifecycle"] == "locked"
+            uid = bytes(ident["uid"])
+            with pytest.raises(AgentCallError, match="closed"):
+                agent.call("keygen", {"serial": res.serial})
+            nonce = bytes(agent.call("nonce"))
+            other = ec.generate_private_key(ec.SECP256R1())
+            forged = other.sign(b"unlock" + uid + nonce, ec.ECDSA(hashes.SHA256()))
+            r, s = utils.decode_dss_signature(forged)
+            with pytest.raises(AgentCallError, match="does not verify"):
+                agent.call("unlock", {"sig": r.to_bytes(32, "big") + s.to_bytes(32, "big")})
+            with pytest.raises(AgentCallError, match="nonce"):  # a nonce serves one attempt
+                agent.call("unlock", {"sig": authority_sig(ca, "unlock", uid, nonce)})
+            agent.call("bye")  # ignored by a locked board
+            assert agent.call("identify")["lifecycle"] == "locked"
+            nonce = bytes(agent.call("nonce"))
+            agent.call("unlock", {"sig": authority_sig(ca, "unlock", uid, nonce)})
+        finally:
+            agent._ser.close()
+        board = SerialBoard(vb.port)  # the REPL is back
+        try:
+            assert "provisioned" in board.exec("import imprint_port\nprint(imprint_port.store().get('lifecycle'))")
+        finally:
+            board.close()
+        assert board_store(vb).get("idevid_key") is not None  # nothing lost
+    finally:
+        vb.stop()
+
+
+def test_authenticated_factory_reset_keeps_identity(ca, tmp_path):
+    vb = new_board(tmp_path, "0000000000000e03")
+    try:
+        st = station(ca, tmp_path / "f.db", tmp_path / "out")
+        assert st.provision(vb.port).ok
+        with AgentClient(vb.port) as agent:
+            uri = agent.call("dpp_uri")
+            assert uri.startswith("DPP:K:") and uri.endswith(";;")
+            ident = agent.call("identify")
+            uid = bytes(ident["uid"])
+            with pytest.raises(AgentCallError, match="nonce"):
+                agent.call("reset", {"sig": bytes(64)})
+            nonce = bytes(agent.call("nonce"))
+            agent.call("reset", {"sig": authority_sig(ca, "reset", uid, nonce)})
+            after = agent.call("identify")
+        assert after["idevid"] == ident["idevid"] and after["fdo_guid"] == ident["fdo_guid"]
+        assert after["lifecycle"] == "provisioned"
+        import base64
+        spki = base64.b64decode(uri[len("DPP:K:"):-2])
+        assert serialization.load_der_public_key(spki).curve.name == "secp256r1"
+    finally:
+        vb.stop()

@@ -202,6 +202,9 @@ async function boot(soft) {
   mirroring = true;
   mp.registerJsModule("_vboard", boardModule());
   mp.runPython(MOUNT);
+  // The interpreter is up: say so before boot.py/main.py, which may never return (a locked
+  // board's main.py serves the console itself and there is no REPL).
+  if (!soft) log(`ready: board=${opt.board} heap=${HEAP} (${STRICT ? "strict" : "measure"}) flash=${FLASH_DIR}`);
   // boot.py / main.py print their own tracebacks; what escapes them (SystemExit) ends the
   // boot script as it would on a board, and the REPL starts.
   for (const file of wasRaw ? ["boot.py"] : ["boot.py", "main.py"]) {
@@ -342,6 +345,5 @@ function uartRead(max, timeout) {
 }
 checkRom();
 await boot(false);
-log(`ready: board=${opt.board} heap=${HEAP} (${STRICT ? "strict" : "measure"}) flash=${FLASH_DIR}`);
 process.stdin.on("data", (d) => { queue.push(d); pump().catch((e) => { log(`fatal: ${e.stack || e}`); process.exit(70); }); });
 process.stdin.on("end", () => process.exit(0));
