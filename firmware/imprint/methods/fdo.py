@@ -214,3 +214,118 @@ def voucher_is_mine(store, voucher):
     if type(hmac) is not list or len(hmac) != 2 or hmac[0] != HMAC_SHA256:
         return False
     return crypto.equal(crypto.hmac_sha256(cred[DC_HMAC_SECRET], header), hmac[1])
+
+
+# --- DI over HTTP, for boards with a network (or the relay's streams) ---------------------
+# A minimal HTTP/1.1 client on an imprint stream (send(data), recv(n, timeout_ms) -> bytes,
+# b"" at the end, None on a timeout; close()): one connection per message, Connection: close.
+_MAX_HEAD = const(2048)   # bytes of status line and headers read at most
+_MAX_REPLY = const(8192)  # reply body bytes at most (SetCredentials carries the OVHeader)
+MESSAGE_BODY_ERROR = const(100)  # FDO 1.1 Error Code Values: EMErrorCode
+
+
+def _recv(s, n, timeout_ms):
+    b = s.recv(n, timeout_ms)
+    if b is None:
+        raise FDOError("HTTP: no reply within %d ms" % timeout_ms)
+    if not b:
+        raise FDOError("HTTP: the connection closed in the middle of the reply")
+    return b
+
+
+# FDO 1.1 §4.3 HTTP transport: POST /fdo/101/msg/{type}, Content-Type application/cbor; the
+# reply: 200 + Message-Type, or an Error (255, HTTP 500); Authorization carries the session
+def http_post(s, host, port, msg_type, body, token=None, timeout_ms=10000):
+    # -> (HTTP status, Message-Type or None, Authorization or None, body) over stream s
+    head = ("POST /fdo/%d/msg/%d HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/cbor\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n" % (PROTVER, msg_type, host, port,
+                                                             len(body)))
+    if token:
+        head += "Authorization: %s\r\n" % token
+    s.send(head.encode() + b"\r\n" + body)
+    buf = b""
+    end = -1
+    while end < 0:
+        if len(buf) > _MAX_HEAD:
+            raise FDOError("HTTP: reply headers longer than %d bytes" % _MAX_HEAD)
+        buf += _recv(s, 512, timeout_ms)
+        end = buf.find(b"\r\n\r\n")
+    mtype = auth = None
+    n = -1
+    try:
+        lines = buf[:end].decode().split("\r\n")
+        status = lines[0].split(" ")
+        if len(status) < 2 or not status[0].startswith("HTTP/1."):
+            raise ValueError
+        status = int(status[1])
+        for line in lines[1:]:
+            i = line.find(":")
+            name = line[:i].strip().lower() if i > 0 else ""
+            value = line[i + 1:].strip()
+            if name == "content-length":
+                n = int(value)
+            elif name == "message-type":
+                mtype = int(value)
+            elif name == "authorization":
+                auth = value
+            elif name == "transfer-encoding":
+                n = -1
+                break
+    except ValueError:  # UnicodeError too
+        raise FDOError("HTTP: malformed reply head: %r" % buf[:60])
+    if not 0 <= n <= _MAX_REPLY:
+        raise FDOError("HTTP: the reply needs a Content-Length (not chunked) of at most %d"
+                       % _MAX_REPLY)
+    body = buf[end + 4:]
+    while len(body) < n:
+        body += _recv(s, n - len(body), timeout_ms)
+    return status, mtype, auth, body[:n]
+
+
+def _exchange(stream_factory, host, port, t, body, token, timeout_ms):
+    s = stream_factory(host, port)
+    try:
+        return http_post(s, host, port, t, body, token, timeout_ms)
+    finally:
+        s.close()
+
+
+# FDO 1.1 DI over HTTP: AppStart (10) -> SetCredentials (11), SetHMAC (12) -> Done (13)
+def di_over_http(store, serial, model, stream_factory, host, port, timeout_ms=10000,
+                 rand=crypto.random_bytes):
+    # DI with the manufacturer at http://host:port; stream_factory(host, port) -> a stream
+    # (transport.SocketStream, or imprint_port.stream through the relay). Returns the GUID;
+    # the DeviceCredential is then in the store. Raises FDOError, or the stream's
+    # TransportError / OSError; the store is then untouched.
+    d = DeviceInit(store, serial, model, rand=rand)
+    t, body = MSG_APP_START, d.app_start()
+    token = None
+    while True:
+        status, rt, auth, reply = _exchange(stream_factory, host, port, t, body, token,
+                                            timeout_ms)
+        if auth:
+            token = auth
+        if status != 200 and rt != MSG_ERROR:
+            raise FDOError("HTTP %d from the manufacturer for message %d" % (status, t))
+        if rt is None:
+            raise FDOError("HTTP: the reply to message %d has no Message-Type" % t)
+        try:
+            out = d.handle(rt, reply)
+        except FDOError as e:
+            if rt != MSG_ERROR and token:
+                _report(stream_factory, host, port, rt, str(e), token, timeout_ms)
+            raise
+        if out is None:
+            return store.get("fdo_cred")[DC_GUID]
+        t, body = out
+
+
+# FDO 1.1 Error (255) = [EMErrorCode, EMPrevMsgID, EMErrorStr, EMErrorTs, EMErrorCID] (nulls)
+def _report(stream_factory, host, port, prev, text, token, timeout_ms):
+    # tell the manufacturer the run is over (best effort: the error raised is what matters)
+    try:
+        _exchange(stream_factory, host, port, MSG_ERROR,
+                  cbor.dumps([MESSAGE_BODY_ERROR, prev, text[:120], None, None]), token,
+                  timeout_ms)
+    except Exception:
+        pass
