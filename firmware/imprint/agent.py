@@ -13,7 +13,8 @@
 #   fdo_check  voucher -> True if it is this device's (GUID and OVHeader HMAC)
 #   sign       challenge bytes -> ECDSA P-256 r||s by the IDevID key (proof of possession)
 #   dpp_uri    -> "DPP:K:<base64 SPKI>;;" (the key is made on first use)
-#   lock       -> None: manufacturing ends; provisioning requests are refused from now on
+#   lock       -> None: manufacturing ends; provisioning requests are refused from now on,
+#              and the board restarts into the locked boot
 #   nonce      -> 16 random bytes for one authenticated request
 #   unlock / reset  {"sig": r||s over op || uid || nonce by the authority key} -> None
 #   bye        -> None, and the agent returns (not on a locked board)
@@ -60,6 +61,7 @@ class Agent:
         self._nonce = None
         self._di = None
         self.done = False
+        self.reboot = False
 
     def _lifecycle(self):
         return self.store.get("lifecycle", "manufactured")
@@ -181,6 +183,7 @@ class Agent:
         # board unlocked and steps aside
         self.port.locked_boot(True)
         self.store.update({"lifecycle": "locked"})
+        self.done = self.reboot = True  # restart into the locked boot once this is answered
 
     def op_nonce(self, arg):
         self._nonce = crypto.random_bytes(16)
@@ -241,6 +244,8 @@ def serve(agent, lk, idle_ms=0):
             reply = [rid, ERR_BAD_REQUEST if rid is None else ERR_FAILED,
                      "%s: %s" % (type(e).__name__, e)]
         lk.send(link.AGENT, cbor.dumps(reply))
+    if agent.reboot:
+        agent.port.reset()
 
 
 def locked(port):

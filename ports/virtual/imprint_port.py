@@ -69,6 +69,11 @@ def locked_boot(on):
             pass
 
 
+def reset():
+    import machine
+    machine.reset()
+
+
 def no_interrupt():
     # Ctrl-C on the console is data, not an interrupt (a board: micropython.kbd_intr(-1)).
     try:

@@ -105,6 +105,45 @@ def test_two_boards_in_parallel_end_to_end(ca, tmp_path):
             vb.stop()
 
 
+def test_one_board_recorded_in_postgresql(ca, tmp_path, postgres_url):
+    # `--db postgresql://...`: the record several stations share, on a real PostgreSQL server
+    import uuid
+
+    import psycopg
+    name = "station_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    vb = new_board(tmp_path, "0000000000000a11")
+    try:
+        out = tmp_path / "out"
+        cmd = IMPRINT + ["factory", "provision", "--ca", str(ca.directory), "--db", url, "--out", str(out),
+                         "--station", "line-pg", "--port", vb.port]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        (serial,) = [p.name for p in out.iterdir()]
+        with psycopg.connect(url) as c:
+            rows = c.execute("SELECT serial, status, station, idevid, fdo_guid, voucher, seconds "
+                             "FROM boards").fetchall()
+            events = c.execute("SELECT event FROM audit WHERE serial = %s ORDER BY at", (serial,)).fetchall()
+        assert len(rows) == 1
+        got_serial, status, station_name, idevid, guid, voucher, seconds = rows[0]
+        assert (got_serial, status, station_name) == (serial, "provisioned", "line-pg")
+        assert idevid == (out / serial / "idevid.pem").read_text()
+        assert bytes(voucher) == (out / serial / "voucher.fdo").read_bytes() and seconds > 0
+        assert fdo.parse(bytes(voucher)) is not None and len(guid) == 32
+        assert [e[0] for e in events] == ["start", "voucher", "provisioned"]
+        with AgentClient(vb.port) as agent:
+            assert bytes(agent.call("identify")["fdo_guid"]).hex() == guid
+        report = subprocess.run(IMPRINT + ["factory", "report", "--db", url], capture_output=True,
+                                text=True, timeout=60)
+        assert "boards: 1 (provisioned 1)" in report.stdout and "line-pg" in report.stdout
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # done: refused
+        assert again.returncode != 0 and "provisioned already" in again.stderr
+    finally:
+        vb.stop()
+
+
 def frames(transcript: bytes) -> list[bytes]:
     s = link.Splitter()
     return [f.body for f in s.feed(transcript) if isinstance(f, link.Frame)]
@@ -190,9 +229,9 @@ def test_bad_input_refused(ca, tmp_path):
         st = station(ca, tmp_path / "f.db", tmp_path / "out", lock=True)
         res = st.provision(vb.port)
         assert res.ok, res.error
-        with AgentClient(vb.port) as agent:
-            # another board's certificate: refused (the board is locked anyway: refused first)
-            with pytest.raises(AgentCallError, match="locked"):
+        vb.wait_booted()  # lock restarts the board into its locked boot
+        with AgentClient(vb.port) as agent:  # no REPL now: the client finds the agent running
+            with pytest.raises(AgentCallError, match="closed"):
                 agent.call("keygen", {"serial": res.serial})
         again = st.provision(vb.port)
         assert not again.ok and "locked" in again.error
@@ -232,8 +271,7 @@ def test_locked_board_has_no_repl_until_an_authenticated_unlock(ca, tmp_path):
         st = station(ca, tmp_path / "f.db", tmp_path / "out", lock=True)
         res = st.provision(vb.port)
         assert res.ok, res.error
-        vb.power_cut()  # the next boot is a locked board's
-        vb.wait_booted()
+        vb.wait_booted()  # lock restarted the board into its locked boot
         with pytest.raises(SerialBoardError):  # no raw REPL for mpremote: the agent has the console
             SerialBoard(vb.port).close()
         agent = AgentClient(vb.port, start=False)

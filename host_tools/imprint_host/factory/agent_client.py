@@ -32,30 +32,40 @@ class AgentTimeout(RuntimeError):
 
 @dataclass
 class AgentClient:
-    """Talks to the agent on a board's serial port. ``start`` runs it from the raw REPL (a
-    board in the factory); a locked board runs it by itself."""
+    """Talks to the agent on a board's serial port. ``start`` True runs it from the raw REPL
+    (a board in the factory), False talks to an agent already running (a locked board runs
+    it by itself), None tries the REPL and falls back to that."""
 
     port: str
-    start: bool = True
+    start: bool | None = None
     timeout: float = 60.0
     transcript: bytearray = field(default_factory=bytearray)  # every byte the board sent
     log: list[str] = field(default_factory=list)  # its text lines (not frames)
 
     def __post_init__(self) -> None:
         self.reset_seen = False
+        self._gone = ""  # why the agent cannot answer any more (reset, traceback)
         self._rid = 0
         self._seq = 0
         self._split = link.Splitter()
         self._frames: list[Frame] = []
-        if self.start:
+        self._t = None
+        if self.start is not False:
+            from mpremote.transport import TransportError
             from mpremote.transport_serial import SerialTransport
 
-            self._t = SerialTransport(self.port, baudrate=115200)
-            self._t.enter_raw_repl(soft_reset=False)
-            self._t.exec_raw_no_follow(START)
-            self._ser = self._t.serial
-        else:
-            self._t = None
+            t = SerialTransport(self.port, baudrate=115200)
+            try:
+                t.enter_raw_repl(soft_reset=False)
+            except TransportError:
+                t.close()
+                if self.start:
+                    raise
+                t = None  # no REPL: a locked board, whose agent has the console already
+            if t is not None:
+                t.exec_raw_no_follow(START)
+                self._t, self._ser = t, t.serial
+        if self._t is None:
             self._ser = serial.Serial(self.port, 115200, timeout=0)
 
     def _read(self, deadline: float) -> None:
@@ -74,10 +84,10 @@ class AgentClient:
                 self.log.append(item.decode(errors="replace"))
                 if any(m in item for m in _RESET_MARKS):
                     self.reset_seen = True
-                    raise AgentCallError("agent", 3, f"{self.port}: the board reset ({item.strip()!r})")
-                if b"Traceback" in item or b"\x04" in item:
+                    self._gone = f"{self.port}: the board reset ({item.strip()!r})"
+                elif b"Traceback" in item or b"\x04" in item:
                     self.reset_seen = True  # the agent is gone
-                    raise AgentCallError("agent", 3, f"the agent stopped: {item!r}")
+                    self._gone = f"the agent stopped: {item!r}"
 
     def call(self, op: str, arg: Any = None, timeout: float | None = None) -> Any:
         self._rid += 1
@@ -97,7 +107,13 @@ class AgentClient:
                 if reply[1] != 0:
                     raise AgentCallError(op, reply[1], reply[2])
                 return reply[2]
+            if self._gone:  # answers sent before the reset were taken above
+                raise AgentCallError(op, 3, self._gone)
             self._read(deadline)
+
+    def expect_reset(self) -> None:
+        """The board is about to restart (it was just locked): don't say goodbye."""
+        self.reset_seen = True
 
     def close(self) -> None:
         try:

@@ -56,7 +56,7 @@ class Station:
     serial_prefix: str = "IMP"
     lock: bool = False
     reprovision: bool = False
-    start_agent: bool = True
+    start_agent: bool | None = None  # AgentClient's start: None finds out
     transcripts: dict[str, bytes] = field(default_factory=dict)  # per port: what the board sent
 
     def provision(self, port: str, progress: Progress = lambda p, s: None) -> BoardResult:
@@ -103,6 +103,7 @@ class Station:
                 status = "provisioned"
                 if self.lock:
                     agent.call("lock")
+                    agent.expect_reset()  # it restarts into the locked boot
                     status = "locked"
                     step("lock")
                 self.transcripts[port] = bytes(agent.transcript)
