@@ -452,3 +452,35 @@ print(hexlify(guid).decode(), hexlify(cred[fdo.DC_HMAC_SECRET]).decode(), cred[f
     v = fdo.verify(voucher, hmac_check=bytes.fromhex(secret_hex))
     assert v["chain"] == chain and v["device_info"] == "nrf52840-dk"
     assert server.sessions == 0 and server.completed == 1
+
+
+def test_cli_serve_di_records_each_voucher(keys, tmp_path):
+    # `imprint factory serve-di`: the same server from the command line, writing vouchers
+    # beside the station's and an audit row per device
+    import socket
+    import subprocess
+    import sys
+
+    from imprint_host.factory.ca import IssuingCA
+    from imprint_host.factory.records import Records
+
+    IssuingCA.create(tmp_path / "ca")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cmd = [sys.executable, "-m", "imprint_host.cli", "factory", "serve-di", "--ca", str(tmp_path / "ca"),
+           "--db", str(tmp_path / "f.db"), "--out", str(tmp_path / "out"), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline()
+        assert b"FDO DI over HTTP on" in line, line
+        st = _board(keys, "SN-77")
+        guid = dev.di_over_http(st, "SN-77", "esp32-devkitc", transport.SocketStream, "127.0.0.1", port)
+        voucher = (tmp_path / "out" / "SN-77" / "voucher.fdo").read_bytes()
+        assert fdo.verify(voucher, hmac_check=st.get("fdo_cred")[dev.DC_HMAC_SECRET])["guid"] == guid
+        events = Records(str(tmp_path / "f.db")).events()
+        assert any(e[2] == "SN-77" and e[3] == "voucher" and guid.hex() in e[4] for e in events)
+    finally:
+        proc.terminate()
+        proc.wait(10)

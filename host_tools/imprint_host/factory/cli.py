@@ -193,3 +193,38 @@ def report(db_url: str) -> None:
     for at, station, serial, _, detail in failures[-10:]:
         click.echo(f"  {at} {station} {serial}: {detail}")
     records.close()
+
+
+@factory.command("serve-di")
+@click.option("--ca", "ca_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--db", "db_url", default="factory.db", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Vouchers are written to OUT/<serial>/voucher.fdo.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8039, show_default=True)
+@click.option("--rv", default="http://127.0.0.1:8080", show_default=True)
+def serve_di(ca_dir: Path, db_url: str, out_dir: Path, host: str, port: int, rv: str) -> None:
+    """FDO Device Initialization over HTTP (POST /fdo/101/msg/{type}) for boards with a
+    network; every voucher goes to the record before the device is told DI is done."""
+    import socket
+
+    from . import ca as ca_mod
+    from . import fdo as fdo_mod
+    from ..services import fdo_http
+    from .records import Records, RecordsError
+
+    try:
+        authority = ca_mod.IssuingCA.load(ca_dir)
+        records = Records(db_url, station=f"{socket.gethostname()}:di-http")
+    except (ca_mod.CAError, RecordsError, OSError) as e:
+        fail(str(e))
+
+    def on_voucher(serial: str, guid: bytes, voucher: bytes) -> None:
+        d = out_dir / serial
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "voucher.fdo").write_bytes(voucher)
+        records.audit(serial, "voucher", f"FDO DI over HTTP, GUID {bytes(guid).hex()}")
+
+    fdo_http.serve(lambda: fdo_mod.Manufacturer(authority.fdo_key, fdo_mod.rendezvous(rv)),
+                   host=host, port=port, on_voucher=on_voucher,
+                   ready=lambda srv: click.echo(f"FDO DI over HTTP on {srv.url} (Ctrl-C ends)", err=True))
