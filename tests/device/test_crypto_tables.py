@@ -84,27 +84,41 @@ def test_ed25519_comb_table():
 
 
 def test_p256_comb_table():
+    # signed comb: entry e = 2^215 G + sum((2 e_t - 1) 2^(43 t) G for t < 5), e = 0..31
     Pm = P256_P
     gx = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
     gy = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
     Q = (gx, gy, 1)
     teeth = [Q]
-    for j in range(4):
-        for i in range(52):
+    for j in range(5):
+        for i in range(43):
             Q = p256._dbl(*Q)
         teeth.append(Q)
     tb = p256._COMB
-    assert len(tb) == 32 * 64 and tb[:64] == bytes(64)
-    for i in range(1, 32):
-        Q = (1, 1, 0)
-        for j in range(5):
-            if i >> j & 1:
-                Q = p256._add(Q[0], Q[1], Q[2], *teeth[j])
+    assert len(tb) == 32 * 64
+    for e in range(32):
+        Q = teeth[5]
+        for t in range(5):
+            X, Y, Z = teeth[t]
+            if not e >> t & 1:
+                Y = Pm - Y  # -2^(43 t) G
+            Q = p256._add(Q[0], Q[1], Q[2], X, Y, Z)
         X, Y, Z = Q
-        x, y = p256._comb_point(i)
-        assert p256._on_curve(x, y), i
+        assert Z != 0, e
+        x, y = p256._comb_point(e)
+        assert p256._on_curve(x, y), e
         zz = Z * Z % Pm
-        assert x * zz % Pm == X and y * zz * Z % Pm == Y, i
+        assert x * zz % Pm == X and y * zz * Z % Pm == Y, e
+
+
+def test_p256_recoding_has_all_digits_nonzero():
+    # m = _recode(k): sum((2 m_i - 1) 2^i for i < 258) = k mod n, so every comb digit is +-1
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    big = 0x1F2E3D4C5B6A79880123456789ABCDEFFEDCBA9876543210DEADBEEF0BADF00D
+    for k in (0, 1, 2, n - 1, n, big, big << 200):
+        m = p256._recode(k)
+        assert 0 <= m < n
+        assert (2 * m - ((1 << 258) - 1)) % n == k % n, k
 
 
 def test_comb_index_gathers_the_teeth():
@@ -114,8 +128,8 @@ def test_comb_index_gathers_the_teeth():
         for t in range(5):
             want |= ((k >> (j + 51 * t)) & 1) << t
         assert ed25519._comb_index(k, j) == want
-    for j in (0, 1, 26, 51):
+    for j in (0, 1, 21, 42):
         want = 0
-        for t in range(5):
-            want |= ((k >> (j + 52 * t)) & 1) << t
+        for t in range(6):
+            want |= ((k >> (j + 43 * t)) & 1) << t
         assert p256._comb_index(k, j) == want
