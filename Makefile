@@ -18,12 +18,16 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $@
 
-# Peers the interop tests use from Debian (libcoap's coap-server-notls); the tests that need
-# one skip, saying so, where it cannot be installed.
+# Peers the interop tests use from Debian (libcoap's coap-server-notls) and the PostgreSQL
+# server the factory record's tests start (initdb, postgres: /usr/lib/postgresql/<ver>/bin);
+# the tests that need one skip, saying so, where it cannot be installed.
 $(DEB_STAMP):
-	@if ! command -v coap-server-notls >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing libcoap3-bin (coap-server-notls) from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcoap3-bin >/dev/null || true; \
+	@pkgs=""; \
+	command -v coap-server-notls >/dev/null || pkgs="$$pkgs libcoap3-bin"; \
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs="$$pkgs postgresql"; \
+	if [ -n "$$pkgs" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$pkgs from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
 	fi
 	@mkdir -p $(VENV) && touch $@
 
