@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	$(BIN)/python bench/crypto.py
 	$(BIN)/python bench/edhoc.py
+	$(BIN)/python bench/factory.py
 
 bench-heap: setup
 	$(BIN)/python bench/heap_peak.py

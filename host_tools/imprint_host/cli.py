@@ -51,12 +51,16 @@ def board() -> None:
               help="strict: the heap is capped at the profile's budget; measure: it grows, and "
                    "the live heap is measured (see README, RAM on the virtual board).")
 @click.option("--log", type=click.Path(path_type=Path), help="Append the board's own log here.")
+@click.option("--baud", type=click.IntRange(min=1),
+              help="Pace the console both ways as a UART at this rate (8N1: baud/10 bytes/s), "
+                   "e.g. the profile's console baud; default: no limit.")
 def board_virtual(profile: str, link: Path | None, flash: Path | None, serial: str | None,
-                  heap_mode: str, log: Path | None) -> None:
+                  heap_mode: str, log: Path | None, baud: int | None) -> None:
     """Run a virtual board in the foreground until SIGTERM or SIGINT; print its serial port."""
     try:
         prof = profiles.load(profile)
-        vb = VirtualBoard(prof, link=link, flash=flash, serial=serial, heap_mode=heap_mode, log=log)
+        vb = VirtualBoard(prof, link=link, flash=flash, serial=serial, heap_mode=heap_mode, log=log,
+                          baud=baud)
         vb.start()
     except (profiles.ProfileError, BoardError) as e:
         fail(str(e))
@@ -65,7 +69,8 @@ def board_virtual(profile: str, link: Path | None, flash: Path | None, serial: s
         signal.signal(sig, lambda *_: done.set())
     click.echo(vb.path if link is None else f"{vb.path} -> {vb.port}")
     click.echo(f"board {prof.name}: heap budget {prof.heap_budget} B ({heap_mode}), "
-               f"flash {vb.flash}, unique id {vb.uid.hex()}", err=True)
+               f"flash {vb.flash}, unique id {vb.uid.hex()}"
+               + (f", {baud} baud" if baud else ""), err=True)
     sys.stdout.flush()
     done.wait()
     vb.stop()

@@ -259,3 +259,26 @@ def test_ctrl_c_on_a_busy_board_resets_it(board):
             time.sleep(0.1)
     assert board.resets == 1
     assert mpremote(board.path, "exec", "print(6*7)").strip() == "42"
+
+
+def test_baud_limit_paces_both_directions(tmp_path):
+    """With baud=N the console moves N/10 bytes a second each way (8N1), as a UART would:
+    11,520 bytes at 115,200 baud take a second, to the board and from it; without the limit
+    the same transfers are many times faster."""
+    sent = "s = '" + "y" * 11500 + "'\nprint(len(s))"  # 11,520 bytes of code to the board
+    assert len(sent) == 11520
+
+    def transfers(baud: int | None) -> tuple[float, float]:
+        with VirtualBoard(profiles.load("nrf52840-dk"), baud=baud) as vb, connect(vb.path) as b:
+            assert b.exec("print(6*7)").strip() == "42"
+            t0 = time.monotonic()
+            assert b.exec("import sys; sys.stdout.write('x' * 11520)") == "x" * 11520
+            t1 = time.monotonic()
+            assert b.exec(sent).strip() == "11500"
+            return t1 - t0, time.monotonic() - t1
+
+    out, into = transfers(115200)
+    assert 1.0 <= out < 1.5, out
+    assert 1.0 <= into < 1.5, into
+    fast_out, fast_in = transfers(None)
+    assert fast_out < 0.5 and fast_in < 0.5, (fast_out, fast_in)

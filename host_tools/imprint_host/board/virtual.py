@@ -4,6 +4,9 @@ The pty is the board's USB serial port: pyserial, mpremote and imprint's own too
 path exactly as they open /dev/ttyACM0. This process keeps the board end of the pty open so
 clients can come and go, and supervises the interpreter: when it ends (``machine.reset()``, a
 crash) a new one boots from the same flash, as a board's reset would.
+
+With ``baud`` set the keeper paces both directions as a UART at that rate would (8N1: ten bit
+times a byte, so baud/10 bytes a second); without it bytes move as fast as the pty allows.
 """
 
 from __future__ import annotations
@@ -31,6 +34,41 @@ HEAP_MODES = ("measure", "strict")
 
 class BoardError(RuntimeError):
     """The virtual board cannot start or run."""
+
+
+class _Line:
+    """One direction of a UART: bytes go in at once and come out at ``rate`` bytes a second,
+    back to back while there are any, as from a transmit FIFO that never runs dry."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.buf = bytearray()
+        self.t = 0.0  # when the first byte in buf started on the line (or the line went idle)
+        self.chunk = max(1, int(rate * 0.002))  # wake-ups no closer than ~2 ms of line time
+
+    def put(self, data: bytes, now: float) -> None:
+        if not self.buf:
+            self.t = max(self.t, now)
+        self.buf += data
+
+    def take(self, now: float) -> bytes:
+        """The bytes whose last bit has gone out by ``now``."""
+        n = min(len(self.buf), int((now - self.t) * self.rate + 1e-6))
+        if n <= 0:
+            return b""
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.t += n / self.rate
+        return out
+
+    def due(self) -> float | None:
+        """When the next batch of bytes is out (the last byte, or ~2 ms worth)."""
+        if not self.buf:
+            return None
+        return self.t + min(len(self.buf), self.chunk) / self.rate
+
+    def clear(self) -> None:
+        self.buf.clear()
 
 
 def node_binary() -> str:
@@ -63,12 +101,17 @@ class VirtualBoard:
     heap_mode: str = "measure"
     log: Path | None = None
     interrupt_grace: float = 3.0  # seconds a Ctrl-C may wait before the board is hard-reset
+    baud: int | None = None  # pace the console as a UART at this rate (8N1); None: no limit
     port: str = field(init=False, default="")
     resets: int = field(init=False, default=0)
+    rx_bytes: int = field(init=False, default=0)  # console bytes that reached the board ...
+    tx_bytes: int = field(init=False, default=0)  # ... and that it sent to the port
 
     def __post_init__(self) -> None:
         if self.heap_mode not in HEAP_MODES:
             raise BoardError(f"heap mode must be one of {', '.join(HEAP_MODES)}")
+        if self.baud is not None and self.baud <= 0:
+            raise BoardError("baud must be a positive number of bits per second")
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._proc: subprocess.Popen | None = None
         self._master = self._slave = -1
@@ -195,6 +238,7 @@ class VirtualBoard:
 
     def _to_console(self, data: bytes) -> None:
         # Nobody reading the port: a UART's bytes are lost, the board does not stall.
+        self.tx_bytes += len(data)
         try:
             os.write(self._master, data)
         except OSError as e:
@@ -205,6 +249,9 @@ class VirtualBoard:
         sel = selectors.DefaultSelector()
         sel.register(self._master, selectors.EVENT_READ, "rx")
         pending = bytearray()  # console input the interpreter has not taken yet (it is busy)
+        # with a baud rate: bytes on their way to the board (rx) and to the port (tx)
+        rx_line = _Line(self.baud / 10) if self.baud else None
+        tx_line = _Line(self.baud / 10) if self.baud else None
 
         def watch(proc: subprocess.Popen) -> None:
             os.set_blocking(proc.stdin.fileno(), False)
@@ -223,9 +270,21 @@ class VirtualBoard:
             elif not on and registered:
                 sel.unregister(stdin)
 
+        def arrive(data: bytes) -> None:  # console input reaches the interpreter's side
+            if b"\x03" in data and self._interrupt is None:
+                self._interrupt = (self._sent + len(pending) + data.index(b"\x03") + 1,
+                                   time.monotonic())
+            pending.extend(data)
+            self.rx_bytes += len(data)
+            want_write(bool(pending))
+
+        def timeout() -> float:
+            dues = [d for d in (rx_line and rx_line.due(), tx_line and tx_line.due()) if d]
+            return max(0.0, min(dues) - time.monotonic()) if dues else 0.2
+
         watch(self._proc)
         while not self._stop.is_set():
-            for key, _ in sel.select(0.2):
+            for key, _ in sel.select(timeout()):
                 if key.data == "feed":
                     try:
                         n = os.write(key.fd, pending)
@@ -247,16 +306,25 @@ class VirtualBoard:
                         continue
                     raise
                 if key.data == "rx":
-                    if b"\x03" in data and self._interrupt is None:
-                        self._interrupt = (self._sent + len(pending) + data.index(b"\x03") + 1,
-                                           time.monotonic())
-                    pending += data
-                    want_write(bool(pending))
+                    if rx_line is not None:
+                        rx_line.put(data, time.monotonic())
+                    else:
+                        arrive(data)
                 elif key.data == "tx":
-                    if data:
+                    if data and tx_line is not None:
+                        tx_line.put(data, time.monotonic())
+                    elif data:
                         self._to_console(data)
                 elif data:
                     self._board_log(data)
+            if rx_line is not None:
+                now = time.monotonic()
+                data = rx_line.take(now)
+                if data:
+                    arrive(data)
+                data = tx_line.take(now)
+                if data:
+                    self._to_console(data)
             if self._stuck() and self._proc.poll() is None:
                 self._board_log(b"vboard: Ctrl-C not taken: hard reset\n")
                 self._proc.kill()
@@ -267,6 +335,8 @@ class VirtualBoard:
                 self._sent = self._taken = 0
                 want_write(False)
                 pending.clear()  # what was sent while the board was resetting is lost
+                if rx_line is not None:
+                    rx_line.clear()  # ... and what was still on its way to it
                 for stream in (self._proc.stdout, self._proc.stderr):
                     sel.unregister(stream)
                     stream.close()
@@ -274,6 +344,7 @@ class VirtualBoard:
                 why = "hard reset" if code == HARD_RESET_EXIT else f"interpreter exited with {code}"
                 self._board_log(f"vboard: {why}; booting again\n".encode())
                 self.resets += 1
+                self._booted.clear()  # wait_booted() waits for this boot
                 self._spawn()
                 watch(self._proc)
         sel.close()
