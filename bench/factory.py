@@ -49,8 +49,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host_tools"))
 sys.path.insert(0, str(ROOT / "firmware"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import cbor2  # noqa: E402
+import host_machine as bench_machine  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from imprint_host import deploy, link  # noqa: E402
@@ -119,14 +121,7 @@ def micropython_version(port: str) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = bench_machine.cpu()
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}, Node {node}")

@@ -36,7 +36,6 @@ import concurrent.futures
 import datetime
 import hashlib
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import host_machine as bench_machine  # noqa: E402
 import unix_micropython as um  # noqa: E402
 
 ROOT = um.ROOT
@@ -519,15 +519,7 @@ def _find_mpy_cross(given: str | None) -> str:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores"
+    return bench_machine.describe()
 
 
 def _b(n: int | None) -> str:

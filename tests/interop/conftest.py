@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiocoap
@@ -40,14 +41,6 @@ class Server:
     device_ccs: bytes
 
 
-def free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.fixture
 def edhoc_server():
     server_key, server_pub = crypto.p256_keypair()
@@ -62,23 +55,37 @@ def edhoc_server():
             "own_cred": {14: cbor.loads(server_ccs)}, "private_key": {1: 2, -1: 1, -4: server_key}}},
         ":device": {"edhoc-oscore": {"suite": 2, "method": 3, "peer_cred": {14: cbor.loads(device_ccs)}}},
     })
+    root = resource.Site()
+    root.add_resource(["blob"], Blob())
+    with serving_aiocoap(OscoreSiteWrapper(root, creds), port, creds):
+        yield Server(port, server_ccs, device_key, device_ccs)
+
+
+def free_udp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@contextmanager
+def serving_aiocoap(site, port: int, credentials=None):
+    """An aiocoap server on 127.0.0.1:port in a thread with its own event loop, shut down
+    (bounded in time) when the block ends."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
     async def start():
-        root = resource.Site()
-        root.add_resource(["blob"], Blob())
         return await aiocoap.Context.create_server_context(
-            OscoreSiteWrapper(root, creds), bind=("127.0.0.1", port), server_credentials=creds)
+            site, bind=("127.0.0.1", port), server_credentials=credentials)
 
     ctx = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
-        yield Server(port, server_ccs, device_key, device_ccs)
+        yield ctx
     finally:
         asyncio.run_coroutine_threadsafe(ctx.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
-
-

@@ -9,7 +9,6 @@ import random
 import shutil
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -18,6 +17,8 @@ aiocoap = pytest.importorskip("aiocoap")
 import aiocoap.optiontypes as ot  # noqa: E402
 import aiocoap.resource as resource  # noqa: E402
 from aiocoap.numbers.optionnumbers import OptionNumber  # noqa: E402
+
+from conftest import free_udp_port, serving_aiocoap  # noqa: E402
 
 from imprint import coap  # noqa: E402
 from imprint.coap_client import Client  # noqa: E402
@@ -53,14 +54,6 @@ class UDPTransport:
         self.sock.close()
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 # --- aiocoap server in a thread with its own event loop ------------------------------------
 
 class Big(resource.Resource):
@@ -89,26 +82,14 @@ class Slow(resource.Resource):
 
 @pytest.fixture(scope="module")
 def aiocoap_server():
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     site = resource.Site()
     site.add_resource(["big"], Big())
     site.add_resource(["hash"], Hash())
     site.add_resource(["echo"], Echo())
     site.add_resource(["slow"], Slow())
     port = free_udp_port()
-
-    async def start():
-        return await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port))
-    ctx = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    try:
+    with serving_aiocoap(site, port):
         yield port
-    finally:
-        asyncio.run_coroutine_threadsafe(ctx.shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@
 # over the encoded bytes (aiocoap.Message encode/decode); Observe notifications both ways;
 # then a live exchange with an aiocoap OSCORE server on 127.0.0.1 over a plain UDP socket.
 # CPython only.
-import asyncio
 import json
 import os
 import socket
-import threading
 import time
 
 import pytest
@@ -18,6 +16,8 @@ aioscore = pytest.importorskip("aiocoap.oscore")
 import aiocoap.resource as resource  # noqa: E402
 from aiocoap.credentials import CredentialsMap  # noqa: E402
 from aiocoap.oscore_sitewrapper import OscoreSiteWrapper  # noqa: E402
+
+from conftest import free_udp_port, serving_aiocoap  # noqa: E402
 
 from imprint import coap, oscore  # noqa: E402
 
@@ -189,14 +189,6 @@ class Echo(resource.Resource):
         return aiocoap.Message(code=aiocoap.CHANGED, payload=request.payload[::-1])
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.fixture
 def oscore_server(tmp_path):
     # the RFC 8613 C.1 context: the server is Sender ID 01, the client the empty ID
@@ -206,23 +198,11 @@ def oscore_server(tmp_path):
     site = resource.Site()
     site.add_resource(["hello"], Hello())
     site.add_resource(["echo"], Echo())
-    wrapped = OscoreSiteWrapper(site, creds)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     port = free_udp_port()
-
-    async def start():
-        return await aiocoap.Context.create_server_context(
-            wrapped, bind=("127.0.0.1", port), server_credentials=creds)
-    ctx = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
-        yield port
+        with serving_aiocoap(OscoreSiteWrapper(site, creds), port, creds):
+            yield port
     finally:
-        asyncio.run_coroutine_threadsafe(ctx.shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
         sc._destroy()
 
 

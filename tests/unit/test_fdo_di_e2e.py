@@ -4,7 +4,6 @@ show/armor, the `imprint voucher` commands; and a voucher made by fido-device-on
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 
@@ -12,13 +11,13 @@ import cbor2
 import pytest
 from click.testing import CliRunner
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from imprint import cbor
 from imprint.methods import fdo as dev
 from imprint.store import Store
+from fdo_common import MemFS, _cert
 from imprint_host.cli import main
 from imprint_host.factory import fdo
 
@@ -56,27 +55,6 @@ FDO_RS_VOUCHER = (
     "acSlIyfk2RRaM+Y9a9v0HeIfjgleMXXgKFbe6j8XyY9FfLHcpUc=\n"
     "-----END OWNERSHIP VOUCHER-----\n"
 )
-
-
-class MemFS:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write(self, name, data):
-        self.files[name] = bytes(data)
-
-
-def _cert(subject, pub, issuer, key, ca=False):
-    name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
-    t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
-         .public_key(pub).serial_number(x509.random_serial_number()).not_valid_before(t)
-         .not_valid_after(t.replace(year=9999))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ transport.SocketStream, and once on a virtual board through `imprint relay`)."""
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import socket
 import threading
@@ -12,40 +11,17 @@ import time
 
 import cbor2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from imprint import transport
 from imprint.methods import fdo as dev
 from imprint.store import Store
+from fdo_common import MemFS, _cert
 from imprint_host.factory import fdo
 from imprint_host.services import fdo_http
 from imprint_host.services.fdo_http import DIServer
 
 RV = "http://rv.example:8041"
-
-
-class MemFS:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write(self, name, data):
-        self.files[name] = bytes(data)
-
-
-def _cert(subject, pub, issuer, key, ca=False):
-    name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
-    t = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
-         .public_key(pub).serial_number(x509.random_serial_number()).not_valid_before(t)
-         .not_valid_after(t.replace(year=9999))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def _raw(key: ec.EllipticCurvePrivateKey) -> bytes:
