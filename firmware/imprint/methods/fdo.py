@@ -6,6 +6,7 @@
 # go-fdo / C / Java clients, [pkType, pkEnc, serialNo, modelNo, certInfo], with certInfo the
 # IDevID chain already installed (leaf first, DER) instead of a CSR: pkEnc is X5CHAIN.
 from imprint import cbor, crypto
+from imprint.cose_structures import sig_structure
 
 try:
     from micropython import const
@@ -329,3 +330,96 @@ def _report(stream_factory, host, port, prev, text, token, timeout_ms):
                   timeout_ms)
     except Exception:
         pass
+
+
+# --- TO1: find the owner through the rendezvous server (HTTP) -----------------------------
+MSG_HELLO_RV = const(30)
+MSG_HELLO_RV_ACK = const(31)
+MSG_PROVE_TO_RV = const(32)
+MSG_RV_REDIRECT = const(33)
+ES256 = const(-7)            # FDO 1.1 DeviceSgType StSECP256R1 (COSE ES256)
+_EAT_NONCE = const(10)       # EAT claim keys; UEID = EAT-RAND (1) || GUID
+_EAT_UEID = const(256)
+_ES256_HDR = b"\xa1\x01\x26"  # bstr .cbor {1: -7}
+
+
+def _reply(status, rt, body, want, what):
+    if rt == MSG_ERROR:
+        raise FDOError("the rendezvous server refused %s: %s" % (what, _error_text(body)))
+    if status != 200 or rt != want:
+        raise FDOError("HTTP %d, Message-Type %r after %s (want %d)" % (status, rt, what, want))
+
+
+# RFC 9052 §4.2 COSE_Sign1 (tag 18 or untagged) with an ES256 protected header -> its 4 items
+def _sign1(obj, what):
+    if isinstance(obj, cbor.Tag):
+        if obj.tag != 18:
+            raise FDOError("%s: CBOR tag %r is not COSE_Sign1" % (what, obj.tag))
+        obj = obj.value
+    if (type(obj) is not list or len(obj) != 4 or type(obj[0]) is not bytes
+            or type(obj[1]) is not dict or type(obj[2]) is not bytes
+            or type(obj[3]) is not bytes or len(obj[3]) != 64):
+        raise FDOError("%s: not a COSE_Sign1 with a payload and an ES256 signature" % what)
+    try:
+        p = cbor.loads(obj[0])
+    except ValueError:
+        p = None
+    if type(p) is not dict or p.get(1) != ES256:
+        raise FDOError("%s: the protected header must name ES256" % what)
+    return obj
+
+
+# FDO 1.1 CDDL To1dBlobPayload = [to1dRV: RVTO2Addr, to1dTo0dHash: Hash];
+#   RVTO2AddrEntry = [RVIP: bstr / null, RVDNS: tstr / null, RVPort: uint16, RVProtocol: uint]
+def _to1d_addrs(to1d):
+    payload = _sign1(to1d, "RVRedirect")[2]
+    try:
+        addrs, h = cbor.loads(payload)
+    except (ValueError, TypeError):
+        raise FDOError("RVRedirect: the to1d payload is not [RVTO2Addr, Hash]")
+    if type(h) is not list or len(h) != 2 or type(h[1]) is not bytes:
+        raise FDOError("RVRedirect: to1dTo0dHash is not a Hash")
+    if type(addrs) is not list or not addrs:
+        raise FDOError("RVRedirect: RVTO2Addr is empty")
+    for a in addrs:
+        if (type(a) is not list or len(a) != 4 or (a[0] is None and a[1] is None)
+                or (a[0] is not None and (type(a[0]) is not bytes or len(a[0]) not in (4, 16)))
+                or (a[1] is not None and type(a[1]) is not str)
+                or type(a[2]) is not int or not 0 < a[2] < 65536
+                or type(a[3]) is not int or not 1 <= a[3] <= 6):
+            raise FDOError("RVRedirect: malformed RVTO2AddrEntry %r" % (a,))
+    return addrs
+
+
+# FDO 1.1 TO1: HelloRV (30) [Guid, eASigInfo] -> HelloRVAck (31) [NonceTO1Proof, eBSigInfo];
+#   ProveToRV (32) EAT (COSE_Sign1, device key) -> RVRedirect (33) to1d
+def to1(store, stream_factory, host, port, timeout_ms=10000, raw=False):
+    # TO1 with the rendezvous server at http://host:port, signing with the store's
+    # idevid_key. -> the RVTO2Addr entries [[ip or None, dns or None, port, protocol], ...]
+    # ((entries, to1d) with raw=True; TO2 checks to1d's owner signature against the
+    # voucher). Raises FDOError or the stream's errors; the store is never written.
+    cred = store.get("fdo_cred")
+    key = store.get("idevid_key")
+    if cred is None or not cred[DC_ACTIVE] or key is None:
+        raise FDOError("TO1 needs an active FDO device credential and the IDevID key")
+    guid = cred[DC_GUID]
+    status, rt, token, body = _exchange(stream_factory, host, port, MSG_HELLO_RV,
+                                        cbor.dumps([guid, [ES256, b""]]), None, timeout_ms)
+    _reply(status, rt, body, MSG_HELLO_RV_ACK, "HelloRV")
+    ack = _body(body, 2, "HelloRVAck")
+    nonce = ack[0]
+    if type(nonce) is not bytes or len(nonce) != 16:
+        raise FDOError("HelloRVAck: NonceTO1Proof must be 16 bytes")
+    # EAToken = COSE_Sign1 of {EAT-NONCE: NonceTO1Proof, EAT-UEID: EAT-RAND || Guid}
+    payload = cbor.dumps({_EAT_NONCE: nonce, _EAT_UEID: b"\x01" + guid})
+    sig = crypto.p256_sign(key, sig_structure(_ES256_HDR, b"", payload))
+    eat = cbor.dumps(cbor.Tag(18, [_ES256_HDR, {}, payload, sig]))
+    status, rt, _, body = _exchange(stream_factory, host, port, MSG_PROVE_TO_RV, eat, token,
+                                    timeout_ms)
+    _reply(status, rt, body, MSG_RV_REDIRECT, "ProveToRV")
+    try:
+        to1d = cbor.loads(body)
+    except ValueError as e:
+        raise FDOError("RVRedirect: malformed CBOR (%s)" % e)
+    addrs = _to1d_addrs(to1d)
+    return (addrs, body) if raw else addrs

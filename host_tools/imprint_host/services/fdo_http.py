@@ -19,7 +19,8 @@ Values): 1 INVALID_JWT_TOKEN (SetHMAC with a missing, unknown or expired session
 message, a message out of order, too large), 500 INTERNAL_SERVER_ERROR (recording the voucher
 failed, too many sessions).
 
-One DI run is one session: AppStart makes a Manufacturer (from the factory callable), keyed by a
+`FDOHTTPServer` is that transport with bearer sessions, for any FDO service (the rendezvous
+server in fdo_rv builds on it); `DIServer` is DI on it. One DI run is one session: AppStart makes a Manufacturer (from the factory callable), keyed by a
 fresh random bearer token; SetHMAC on that token finishes it, `on_voucher(serial, guid,
 voucher)` records the voucher before the device is told Done (if it raises, the device gets an
 Error and stores nothing), and the token is forgotten. A session also ends on any Error, on an
@@ -86,49 +87,51 @@ def _error(code: int, prev_msg: int, text: str, status: int = 500, close: bool =
 
 
 @dataclass
-class _Session:
+class Session:
+    """One protocol run between two messages: its bearer token, the protocol's state (a
+    Manufacturer for DI, a dict for TO0/TO1), when it expires, one message at a time."""
     token: str
-    mfg: object
+    state: object
     expires: float
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class DIServer:
-    """The DI server: a ThreadingHTTPServer on (host, port), 127.0.0.1 and a free port by
-    default. start() / stop() (or `with`) run it in a daemon thread; `handle()` is the same
-    logic without sockets.
+_Session = Session   # the name DI used
 
-    DIServer(manufacturer, *, on_voucher=None, host="127.0.0.1", port=0, session_ttl=300,
-             max_body=65535, max_sessions=256, request_timeout=30)
-      manufacturer   factory: () -> factory.fdo.Manufacturer, called once per AppStart
-      on_voucher     (serial, guid, voucher) -> None, after SetHMAC and before Done
-      session_ttl    seconds a session lives after its AppStart
-      max_body       the largest request body read (bytes)
-      max_sessions   DI runs open at once (AppStart answered, SetHMAC not yet)
-      request_timeout  socket timeout (seconds) for each read of a request
+
+class FDOHTTPServer:
+    """What every FDO HTTP service here shares (DI, rendezvous, later owner): bearer sessions
+    with a lifetime and a cap, FDO Error replies, and a ThreadingHTTPServer on (host, port)
+    (127.0.0.1 and a free port by default) that POSTs /fdo/101/msg/{type} to
+    `handle(msg_type, body, authorization) -> Reply`, which subclasses implement.
+    start() / stop() (or `with`) run it in a daemon thread; serve_forever() in this one.
+
+    FDOHTTPServer(*, host="127.0.0.1", port=0, session_ttl=300, max_body=65535,
+                  max_sessions=256, request_timeout=30, clock=time.monotonic)
     """
 
-    def __init__(self, manufacturer: Factory, *, on_voucher: OnVoucher | None = None,
-                 host: str = "127.0.0.1", port: int = 0, session_ttl: float = 300.0,
+    name = "fdo"          # the serving thread's name and the log prefix
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, session_ttl: float = 300.0,
                  max_body: int = 65535, max_sessions: int = 256,
                  request_timeout: float = 30.0, clock: Callable[[], float] = time.monotonic):
-        self.manufacturer = manufacturer
-        self.on_voucher = on_voucher
         self.host, self._port = host, port
         self.session_ttl = session_ttl
         self.max_body = max_body
         self.max_sessions = max_sessions
         self.request_timeout = request_timeout
         self._clock = clock
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self.completed = 0          # DI runs finished (voucher recorded, Done sent)
         self.failed = 0             # Error replies sent
 
-    # --- the protocol, without sockets ------------------------------------------------------
+    def handle(self, msg_type: int, body: bytes, authorization: str | None = None) -> Reply:
+        raise NotImplementedError
+
+    # --- sessions ---------------------------------------------------------------------------
 
     def _bump_failed(self) -> None:
         with self._lock:
@@ -148,12 +151,12 @@ class DIServer:
     def _take_token(self, authorization: str | None) -> tuple[str | None, str | None]:
         # -> (token, why not): the bearer token of an Authorization header
         if not authorization:
-            return None, "no Authorization header (the session token from the AppStart reply)"
+            return None, "no Authorization header (the session token from the first reply)"
         if not authorization[:len(_BEARER)].lower() == _BEARER:
             return None, "the Authorization header is not a Bearer token"
         return authorization[len(_BEARER):].strip(), None
 
-    def _session(self, token: str) -> _Session | None:
+    def _session(self, token: str) -> Session | None:
         with self._lock:
             self._expire()
             return self._sessions.get(token)
@@ -163,89 +166,18 @@ class DIServer:
             with self._lock:
                 self._sessions.pop(token, None)
 
-    # FDO 1.1 §4.3: a message POSTed to /fdo/101/msg/{type} -> the reply message or an Error
-    def handle(self, msg_type: int, body: bytes, authorization: str | None = None) -> Reply:
-        """One FDO message (its type from the path, the body, the Authorization header) ->
-        the Reply."""
-        try:
-            if msg_type == MSG_APP_START:
-                return self._app_start(body, authorization)
-            if msg_type == MSG_SET_HMAC:
-                return self._set_hmac(body, authorization)
-            if msg_type == MSG_ERROR:
-                return self._device_error(body, authorization)
-        except Exception as e:  # a bug or a factory failure: the device learns only that
-            log.exception("FDO DI: message %d failed", msg_type)
-            self._bump_failed()
-            return _error(INTERNAL_SERVER_ERROR, msg_type,
-                          f"internal error ({type(e).__name__})")
-        token, _ = self._take_token(authorization)
-        self._drop(token)   # a session's message out of order ends it (FDO: Error ends the run)
-        self._bump_failed()
-        if msg_type in (11, MSG_DONE):
-            why = f"message {msg_type} is sent by the manufacturer, not the device"
-        else:
-            why = (f"message {msg_type} is not a DI message a device sends (AppStart 10, "
-                   "SetHMAC 12)")
-        return _error(MESSAGE_BODY_ERROR, msg_type, why)
-
-    # FDO 1.1 DI.AppStart (10) -> DI.SetCredentials (11), a new session and its bearer token
-    def _app_start(self, body: bytes, authorization: str | None) -> Reply:
-        old, _ = self._take_token(authorization)
-        self._drop(old)     # AppStart always begins a new DI run
-        mfg = self.manufacturer()
-        try:
-            reply_type, reply = mfg.di(MSG_APP_START, body)
-        except FDOHostError as e:
-            self._bump_failed()
-            return _error(MESSAGE_BODY_ERROR, MSG_APP_START, str(e))
+    def _open(self, state) -> str | None:
+        """A new session for `state` -> its token, None when max_sessions are open."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._expire()
             if len(self._sessions) >= self.max_sessions:
-                self._bump_failed()
-                return _error(INTERNAL_SERVER_ERROR, MSG_APP_START,
-                              f"too many DI sessions open ({self.max_sessions}); retry later")
-            self._sessions[token] = _Session(token, mfg, self._clock() + self.session_ttl)
-        log.info("FDO DI: AppStart from %s (%s), GUID %s", mfg.serial, mfg.model,
-                 mfg.guid.hex())
-        return Reply(200, reply_type, reply, {"Authorization": "Bearer " + token})
+                return None
+            self._sessions[token] = Session(token, state, self._clock() + self.session_ttl)
+        return token
 
-    # FDO 1.1 DI.SetHMAC (12) -> DI.Done (13): the voucher is recorded first (on_voucher)
-    def _set_hmac(self, body: bytes, authorization: str | None) -> Reply:
-        token, why = self._take_token(authorization)
-        sess = self._session(token) if token else None
-        if sess is None:
-            self._bump_failed()
-            return _error(INVALID_JWT_TOKEN, MSG_SET_HMAC,
-                          why or "unknown or expired session token: start again with AppStart")
-        with sess.lock:     # one message of a session at a time
-            if self._session(token) is not sess:   # a concurrent SetHMAC finished it
-                self._bump_failed()
-                return _error(INVALID_JWT_TOKEN, MSG_SET_HMAC, "the session has ended")
-            self._drop(token)   # the session ends here, whatever comes next
-            mfg = sess.mfg
-            try:
-                reply_type, reply = mfg.di(MSG_SET_HMAC, body)
-            except FDOHostError as e:
-                self._bump_failed()
-                return _error(MESSAGE_BODY_ERROR, MSG_SET_HMAC, str(e))
-            if self.on_voucher is not None:
-                try:
-                    self.on_voucher(mfg.serial, mfg.guid, mfg.voucher)
-                except Exception as e:
-                    log.exception("FDO DI: recording the voucher of %s failed", mfg.serial)
-                    self._bump_failed()
-                    return _error(INTERNAL_SERVER_ERROR, MSG_SET_HMAC,
-                                  f"the voucher could not be recorded ({type(e).__name__}); "
-                                  "run DI again")
-        with self._lock:
-            self.completed += 1
-        log.info("FDO DI: Done for %s, GUID %s", mfg.serial, mfg.guid.hex())
-        return Reply(200, reply_type, reply, {"Authorization": "Bearer " + token})
-
-    # FDO 1.1 Error (255) from the device: the run is over; nothing is answered
-    def _device_error(self, body: bytes, authorization: str | None) -> Reply:
+    def _peer_error(self, body: bytes, authorization: str | None) -> Reply:
+        # FDO 1.1 Error (255) from the peer: its run is over; nothing is answered
         token, _ = self._take_token(authorization)
         self._drop(token)
         try:
@@ -253,7 +185,7 @@ class DIServer:
             text = f"code {e[0]!r} after message {e[1]!r}: {e[2]}"
         except Exception:
             text = "(malformed Error message)"
-        log.warning("FDO DI: the device reported an error: %s", text)
+        log.warning("FDO %s: the peer reported an error: %s", self.name, text)
         return Reply(200, None)
 
     # --- HTTP ------------------------------------------------------------------------------
@@ -364,11 +296,12 @@ class DIServer:
                     break
                 raise
 
-    def start(self) -> DIServer:
+    def start(self) -> FDOHTTPServer:
         """Serve in a daemon thread; returns self (the port is bound when this returns)."""
         if self._thread is None:
             self.bind()
-            self._thread = threading.Thread(target=self.serve_forever, name="fdo-di-http",
+            self._thread = threading.Thread(target=self.serve_forever,
+                                            name=f"fdo-{self.name.lower()}-http",
                                             daemon=True)
             self._thread.start()
         return self
@@ -384,11 +317,117 @@ class DIServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> DIServer:
+    def __enter__(self) -> FDOHTTPServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class DIServer(FDOHTTPServer):
+    """The DI server: a ThreadingHTTPServer on (host, port), 127.0.0.1 and a free port by
+    default. start() / stop() (or `with`) run it in a daemon thread; `handle()` is the same
+    logic without sockets.
+
+    DIServer(manufacturer, *, on_voucher=None, host="127.0.0.1", port=0, session_ttl=300,
+             max_body=65535, max_sessions=256, request_timeout=30)
+      manufacturer   factory: () -> factory.fdo.Manufacturer, called once per AppStart
+      on_voucher     (serial, guid, voucher) -> None, after SetHMAC and before Done
+      session_ttl    seconds a session lives after its AppStart
+      max_body       the largest request body read (bytes)
+      max_sessions   DI runs open at once (AppStart answered, SetHMAC not yet)
+      request_timeout  socket timeout (seconds) for each read of a request
+    """
+
+    name = "DI"
+
+    def __init__(self, manufacturer: Factory, *, on_voucher: OnVoucher | None = None,
+                 **options):
+        super().__init__(**options)
+        self.manufacturer = manufacturer
+        self.on_voucher = on_voucher
+        self.completed = 0          # DI runs finished (voucher recorded, Done sent)
+
+    # --- the protocol, without sockets ------------------------------------------------------
+
+    # FDO 1.1 §4.3: a message POSTed to /fdo/101/msg/{type} -> the reply message or an Error
+    def handle(self, msg_type: int, body: bytes, authorization: str | None = None) -> Reply:
+        """One FDO message (its type from the path, the body, the Authorization header) ->
+        the Reply."""
+        try:
+            if msg_type == MSG_APP_START:
+                return self._app_start(body, authorization)
+            if msg_type == MSG_SET_HMAC:
+                return self._set_hmac(body, authorization)
+            if msg_type == MSG_ERROR:
+                return self._peer_error(body, authorization)
+        except Exception as e:  # a bug or a factory failure: the device learns only that
+            log.exception("FDO DI: message %d failed", msg_type)
+            self._bump_failed()
+            return _error(INTERNAL_SERVER_ERROR, msg_type,
+                          f"internal error ({type(e).__name__})")
+        token, _ = self._take_token(authorization)
+        self._drop(token)   # a session's message out of order ends it (FDO: Error ends the run)
+        self._bump_failed()
+        if msg_type in (11, MSG_DONE):
+            why = f"message {msg_type} is sent by the manufacturer, not the device"
+        else:
+            why = (f"message {msg_type} is not a DI message a device sends (AppStart 10, "
+                   "SetHMAC 12)")
+        return _error(MESSAGE_BODY_ERROR, msg_type, why)
+
+    # FDO 1.1 DI.AppStart (10) -> DI.SetCredentials (11), a new session and its bearer token
+    def _app_start(self, body: bytes, authorization: str | None) -> Reply:
+        old, _ = self._take_token(authorization)
+        self._drop(old)     # AppStart always begins a new DI run
+        mfg = self.manufacturer()
+        try:
+            reply_type, reply = mfg.di(MSG_APP_START, body)
+        except FDOHostError as e:
+            self._bump_failed()
+            return _error(MESSAGE_BODY_ERROR, MSG_APP_START, str(e))
+        token = self._open(mfg)
+        if token is None:
+            self._bump_failed()
+            return _error(INTERNAL_SERVER_ERROR, MSG_APP_START,
+                          f"too many DI sessions open ({self.max_sessions}); retry later")
+        log.info("FDO DI: AppStart from %s (%s), GUID %s", mfg.serial, mfg.model,
+                 mfg.guid.hex())
+        return Reply(200, reply_type, reply, {"Authorization": "Bearer " + token})
+
+    # FDO 1.1 DI.SetHMAC (12) -> DI.Done (13): the voucher is recorded first (on_voucher)
+    def _set_hmac(self, body: bytes, authorization: str | None) -> Reply:
+        token, why = self._take_token(authorization)
+        sess = self._session(token) if token else None
+        if sess is None:
+            self._bump_failed()
+            return _error(INVALID_JWT_TOKEN, MSG_SET_HMAC,
+                          why or "unknown or expired session token: start again with AppStart")
+        with sess.lock:     # one message of a session at a time
+            if self._session(token) is not sess:   # a concurrent SetHMAC finished it
+                self._bump_failed()
+                return _error(INVALID_JWT_TOKEN, MSG_SET_HMAC, "the session has ended")
+            self._drop(token)   # the session ends here, whatever comes next
+            mfg = sess.state
+            try:
+                reply_type, reply = mfg.di(MSG_SET_HMAC, body)
+            except FDOHostError as e:
+                self._bump_failed()
+                return _error(MESSAGE_BODY_ERROR, MSG_SET_HMAC, str(e))
+            if self.on_voucher is not None:
+                try:
+                    self.on_voucher(mfg.serial, mfg.guid, mfg.voucher)
+                except Exception as e:
+                    log.exception("FDO DI: recording the voucher of %s failed", mfg.serial)
+                    self._bump_failed()
+                    return _error(INTERNAL_SERVER_ERROR, MSG_SET_HMAC,
+                                  f"the voucher could not be recorded ({type(e).__name__}); "
+                                  "run DI again")
+        with self._lock:
+            self.completed += 1
+        log.info("FDO DI: Done for %s, GUID %s", mfg.serial, mfg.guid.hex())
+        return Reply(200, reply_type, reply, {"Authorization": "Bearer " + token})
+
 
 
 def serve(manufacturer: Factory, host: str = "127.0.0.1", port: int = 8039, *,
