@@ -3,7 +3,7 @@
 # cbor2 + hashlib/hmac). No public-key operation runs on the board (DI needs none).
 from imprint import cbor, crypto
 from imprint.methods import fdo
-from vectors import h, raises
+from vectors import MemFS, h, raises
 
 try:
     from imprint.store import Store
@@ -26,18 +26,6 @@ HDR = h("86186550000102030405060708090a0b0c0d0e0f818382054b6a72762e6578616d706c6
 # [[HMAC-SHA256, HMAC(SECRET, HDR)]]
 SET_HMAC = h("818205582028a404b01f6d08cb532454f2b2a22e86ccdf276894e5d6c4d8879745b2785e22")
 PK_HASH = h("edb89525a0f5d6044c124afcb628f4e2af65d8cc80f55145c2283c978811e1b1")
-
-
-class MemFS:
-    # the store's flash interface, in RAM
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write(self, name, data):
-        self.files[name] = bytes(data)
 
 
 class DictStore:

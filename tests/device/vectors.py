@@ -39,3 +39,15 @@ def get(table, name):
             break
         j += 1
     return unhexlify(table[i:j if j >= 0 else n].replace(" ", "").replace("\n", ""))
+
+
+class MemFS:
+    # imprint.store's flash interface, in RAM
+    def __init__(self):
+        self.files = {}
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write(self, name, data):
+        self.files[name] = bytes(data)

@@ -306,6 +306,19 @@ class FDOHTTPServer:
             self._thread.start()
         return self
 
+    def run(self, what: str, ready: Callable[["FDOHTTPServer"], None] | None = None) -> None:
+        """Bind, then serve in this thread until KeyboardInterrupt or stop() from another."""
+        self.bind()
+        try:
+            log.info("%s over HTTP on %s/fdo/%d/msg/{type}", what, self.url, PROTVER)
+            if ready is not None:
+                ready(self)
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and close the socket; waits at most `timeout` seconds for the serving
         thread (connections still open are daemon threads, bounded by request_timeout)."""
@@ -435,14 +448,4 @@ def serve(manufacturer: Factory, host: str = "127.0.0.1", port: int = 8039, *,
           **options) -> None:
     """Serve DI over HTTP in this thread until KeyboardInterrupt or server.stop() from another
     thread. `ready(server)` is called once the port is bound; options as for DIServer."""
-    srv = DIServer(manufacturer, on_voucher=on_voucher, host=host, port=port, **options)
-    srv.bind()
-    try:
-        log.info("FDO DI over HTTP on %s/fdo/%d/msg/{type}", srv.url, PROTVER)
-        if ready is not None:
-            ready(srv)
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.stop()
+    DIServer(manufacturer, on_voucher=on_voucher, host=host, port=port, **options).run("FDO DI", ready)

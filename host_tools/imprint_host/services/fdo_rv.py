@@ -379,14 +379,4 @@ class RVServer(FDOHTTPServer):
 def serve(host: str = "127.0.0.1", port: int = 8041, *, store=None,
           ready: Callable[[RVServer], None] | None = None, **options) -> None:
     """Serve TO0/TO1 over HTTP in this thread until KeyboardInterrupt or server.stop()."""
-    srv = RVServer(store, host=host, port=port, **options)
-    srv.bind()
-    try:
-        log.info("FDO rendezvous over HTTP on %s/fdo/101/msg/{type}", srv.url)
-        if ready is not None:
-            ready(srv)
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.stop()
+    RVServer(store, host=host, port=port, **options).run("FDO rendezvous", ready)
