@@ -246,6 +246,14 @@ def public_key(cert):
     return _key(cert, k[1], k[2], True)
 
 
+# RFC 5280 §4.1.2.7: a bare SubjectPublicKeyInfo (DER) -> (alg, key) as public_key(cert)
+def spki_public_key(spki):
+    end = len(spki)
+    s, e = _expect(spki, 0, end, SEQUENCE)
+    _end(e, end)
+    return _key(spki, s, e, True)
+
+
 # RFC 5480 §2.2.3 / RFC 5758 §3.2: Ecdsa-Sig-Value = SEQUENCE { r INTEGER, s INTEGER } -> r || s
 def ecdsa_raw(sig):
     end = len(sig)

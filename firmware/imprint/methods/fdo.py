@@ -58,10 +58,10 @@ def _body(body, n, what):
 
 
 # FDO 1.1 CDDL OVHeader = [OVHProtVer, OVGuid, OVRVInfo, OVDeviceInfo, OVPubKey, OVDevCertChainHash]
-def _ovheader(data):
+def _ovheader(data, what="SetCredentials"):
     # -> (the six fields, the encoded OVPubKey as sent: DCPubKeyHash is over those bytes)
     if type(data) is not bytes or len(data) < 2 or data[0] != 0x86:
-        raise FDOError("SetCredentials: OVHeader must be a bstr holding a CBOR array of 6 items")
+        raise FDOError("%s: OVHeader must be a bstr holding a CBOR array of 6 items" % what)
     f = []
     pos = 1
     pk = None
@@ -73,9 +73,9 @@ def _ovheader(data):
             f.append(item)
             pos = end
     except ValueError as e:
-        raise FDOError("SetCredentials: malformed OVHeader (%s)" % e)
+        raise FDOError("%s: malformed OVHeader (%s)" % (what, e))
     if pos != len(data):
-        raise FDOError("SetCredentials: %d bytes after the OVHeader" % (len(data) - pos))
+        raise FDOError("%s: %d bytes after the OVHeader" % (what, len(data) - pos))
     return f, pk
 
 
@@ -198,23 +198,145 @@ def _error_text(body):
         return "(malformed error message)"
 
 
-# FDO 1.1 TO2.ProveOVHdr check (device side): the voucher's OVHeader is for this device's
-# GUID and its HMAC verifies with the device's secret (OVHeaderHMac = HMAC over OVHeader)
-def voucher_is_mine(store, voucher):
+def _cred(store):
     cred = store.get("fdo_cred")
     if cred is None:
         raise FDOError("no FDO device credential on this device")
+    return cred
+
+
+def _not_mine(cred, header, guid, hmac):
+    # -> None if the OVHeader is this device's (GUID, OVHeaderHMac keyed by DCHmacSecret),
+    # else why not
+    if guid != cred[DC_GUID]:
+        return "the voucher's GUID is not this device's"
+    if (type(hmac) is not list or len(hmac) != 2 or hmac[0] != HMAC_SHA256
+            or type(hmac[1]) is not bytes
+            or not crypto.equal(crypto.hmac_sha256(cred[DC_HMAC_SECRET], header), hmac[1])):
+        return "OVHeaderHMac does not verify with this device's secret"
+    return None
+
+
+# FDO 1.1 TO2.ProveOVHdr check (device side): the voucher's OVHeader is for this device's
+# GUID and its HMAC verifies with the device's secret (OVHeaderHMac = HMAC over OVHeader)
+def voucher_is_mine(store, voucher):
+    cred = _cred(store)
     try:
         v = cbor.loads(voucher)
         header, hmac = v[1], v[2]
         fields, _ = _ovheader(header)
     except (ValueError, TypeError, IndexError, KeyError):
         raise FDOError("malformed ownership voucher")
-    if fields[1] != cred[DC_GUID]:
-        return False
-    if type(hmac) is not list or len(hmac) != 2 or hmac[0] != HMAC_SHA256:
-        return False
-    return crypto.equal(crypto.hmac_sha256(cred[DC_HMAC_SECRET], header), hmac[1])
+    return _not_mine(cred, header, fields[1], hmac) is None
+
+
+# FDO 1.1 CDDL PublicKey = [pkType, pkEnc, pkBody]: SECP256R1 as X509 (SubjectPublicKeyInfo
+# DER), X5CHAIN (the leaf's key) or COSEKEY {1: 2, -1: 1, -2: x, -3: y} -> 65-byte point
+def _point(pk, what):
+    from imprint import der
+    try:
+        enc, body = pk[1], pk[2]
+        if enc == PK_ENC_X509 and type(body) is bytes:
+            alg, key = der.spki_public_key(body)
+        elif enc == PK_ENC_X5CHAIN and type(body) is list and body and type(body[0]) is bytes:
+            alg, key = der.public_key(body[0])
+        elif enc == PK_ENC_COSEKEY and type(body) is dict and body.get(1) == 2 \
+                and body.get(-1) == 1 and len(body[-2]) == 32 and len(body[-3]) == 32:
+            alg, key = "p256", b"\x04" + body[-2] + body[-3]
+        else:
+            alg = key = None
+        if pk[0] != PK_SECP256R1 or alg != "p256":
+            raise ValueError
+        key = bytes(key)
+        if len(key) == 33:
+            key = crypto.p256_decompress(key)
+        return key
+    except (ValueError, TypeError, IndexError, KeyError):  # DERError, CryptoError too
+        raise FDOError("%s: not a supported SECP256R1 PublicKey" % what)
+
+
+# FDO 1.1 CDDL OwnershipVoucher = [OVProtVer, OVHeaderTag, OVHeaderHMac, OVDevCertChain,
+#   OVEntryArray: [* OVEntry = COSE_Sign1 of OVEntryPayload = [OVEHashPrevEntry,
+#   OVEHashHdrInfo, OVEExtra, OVEPubKey]]] (FDO 1.1 §3.4.6, TO2.ProveOVHdr / OVNextEntry)
+def voucher_owner(store, voucher):
+    # Verify the voucher on the device -> the current owner's key (65-byte P-256 point):
+    # the OVHeader is this device's (GUID, HMAC), its OVPubKey hashes to DCPubKeyHash, and
+    # each entry is signed by the key before it (the first by OVPubKey), chained by
+    # OVEHashPrevEntry (entry 0: SHA-256 over OVHeader || OVHeaderHMac, then over the previous
+    # entry's bytes) and OVEHashHdrInfo = SHA-256(GUID || DeviceInfo). SHA256 hashes only.
+    # Raises FDOError naming the failed check; never writes the store.
+    cred = _cred(store)
+    data = voucher
+    if type(data) is not bytes or len(data) < 2 or data[0] != 0x85:
+        raise FDOError("voucher: not a CBOR array of 5 items")
+    try:
+        ver, pos = cbor.decode(data, 1)
+        header, pos = cbor.decode(data, pos)
+        hs = pos
+        hmac, pos = cbor.decode(data, pos)
+        he = pos
+        pos = cbor.decode(data, pos)[1]      # OVDevCertChain: not needed here
+        ib = data[pos]
+    except (ValueError, IndexError) as e:
+        raise FDOError("voucher: malformed CBOR (%s)" % e)
+    if ver != PROTVER or type(ver) is not int:
+        raise FDOError("voucher: OVProtVer %r is not %d" % (ver, PROTVER))
+    f, pk = _ovheader(header, "voucher")
+    why = _not_mine(cred, header, f[1], hmac)
+    if why:
+        raise FDOError("voucher: " + why)
+    mpk = f[4]
+    dc = cred[DC_PUBKEY_HASH]
+    if dc[0] != SHA256 or not crypto.equal(crypto.sha256(pk), dc[1]):
+        raise FDOError("voucher: the manufacturer key (OVPubKey) does not match DCPubKeyHash")
+    key = _point(mpk, "voucher OVPubKey")
+    # OVEntryArray head (major type 4, fewer than 256 entries)
+    n = ib & 31
+    pos += 1
+    if ib >> 5 != 4 or n > 24:
+        raise FDOError("voucher: OVEntryArray must be an array of fewer than 256 entries")
+    if n == 24:
+        if pos >= len(data):
+            raise FDOError("voucher: truncated")
+        n = data[pos]
+        pos += 1
+    if type(f[3]) is not str:
+        raise FDOError("voucher: OVDeviceInfo must be a text string")
+    hinfo = crypto.sha256(f[1] + f[3].encode())
+    prev = crypto.sha256(header + data[hs:he])
+    for i in range(n):
+        w = "voucher entry %d" % i
+        try:
+            e, end = cbor.decode(data, pos)
+        except ValueError as x:
+            raise FDOError("%s: malformed CBOR (%s)" % (w, x))
+        e = _sign1(e, w)
+        try:
+            p = cbor.loads(e[2])
+        except ValueError:
+            p = None
+        if type(p) is not list or len(p) != 4:
+            raise FDOError("%s: OVEntryPayload must be an array of 4 items" % w)
+        if p[0] != [SHA256, prev]:
+            raise FDOError("%s: OVEHashPrevEntry does not match %s" % (
+                w, "the header and HMAC" if i == 0 else "entry %d" % (i - 1)))
+        if p[1] != [SHA256, hinfo]:
+            raise FDOError("%s: OVEHashHdrInfo does not match the GUID and device info" % w)
+        if p[2] is not None and type(p[2]) is not bytes:
+            raise FDOError("%s: OVEExtra must be null or a bstr" % w)
+        if not crypto.p256_verify(key, sig_structure(e[0], b"", e[2]), e[3]):
+            raise FDOError("%s: signature does not verify with %s" % (
+                w, "the manufacturer key" if i == 0 else "the owner key of entry %d" % (i - 1)))
+        q = p[3]
+        if type(q) is not list or len(q) != 3 or q[0] != mpk[0] or q[1] != mpk[1]:
+            raise FDOError("%s: OVEPubKey must have the manufacturer key's type and encoding"
+                           % w)
+        key = _point(q, w + " OVEPubKey")
+        prev = crypto.sha256(data[pos:end])
+        pos = end
+    if pos != len(data):
+        raise FDOError("voucher: %d bytes after the voucher" % (len(data) - pos))
+    return key
 
 
 # --- DI over HTTP, for boards with a network (or the relay's streams) ---------------------
