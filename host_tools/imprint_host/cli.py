@@ -20,6 +20,7 @@ from .board import profiles
 from .board.serial_board import SerialBoard
 from .board.virtual import HEAP_MODES, BoardError, VirtualBoard
 from .factory import cli as factory_cli
+from .services.cli import serve as serve_group
 from .voucher_cli import voucher as voucher_group
 
 
@@ -271,6 +272,7 @@ def demo(profile: str) -> None:
 
 main.add_command(factory_cli.factory)
 main.add_command(voucher_group)
+main.add_command(serve_group)
 
 
 if __name__ == "__main__":

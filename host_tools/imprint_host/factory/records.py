@@ -4,13 +4,11 @@ share one record (``--db postgresql://...``). Plain SQL, the same schema on both
 from __future__ import annotations
 
 import datetime
-import sqlite3
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+
+from ..sqlstore import Database, _Cursor, redact  # noqa: F401  (_Cursor, redact: as before)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS boards (
@@ -43,20 +41,6 @@ class RecordsError(RuntimeError):
     pass
 
 
-@dataclass
-class _Cursor:
-    cur: Any
-    mark: str  # the driver's placeholder: "?" (sqlite3) or "%s" (psycopg)
-
-    def execute(self, sql: str, args: tuple = ()) -> Any:
-        # The SQL here writes "?" for a parameter and never inside a literal. psycopg reads
-        # "%" as the start of a placeholder: a literal "%" (LIKE 'x%') is doubled first.
-        if self.mark == "%s":
-            sql = sql.replace("%", "%%").replace("?", "%s")
-        self.cur.execute(sql, args)
-        return self.cur
-
-
 _clock = threading.Lock()
 _last: list[datetime.datetime] = []
 
@@ -70,15 +54,6 @@ def now() -> str:
             t = _last[0] + datetime.timedelta(microseconds=1)
         _last[:] = [t]
     return t.isoformat(timespec="microseconds")
-
-
-def redact(url: str) -> str:
-    """url without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _row(row: tuple) -> dict[str, Any]:
@@ -98,61 +73,13 @@ class Records:
     station: str = "station"
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()  # one connection, shared by the station's threads
-        if self.url.startswith(("postgresql://", "postgres://")):
-            try:
-                import psycopg
-            except ImportError as e:  # pragma: no cover
-                raise RecordsError("PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from e
-            self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
-            timeout = {} if "connect_timeout" in self.url else {"connect_timeout": 15}
-            try:
-                self._db = psycopg.connect(self.url, autocommit=False, **timeout)
-            except psycopg.Error as e:
-                raise RecordsError(f"cannot connect to {redact(self.url)}: {e}") from None
-            self._mark = "%s"
-            self._for_update = " FOR UPDATE"  # a row lock: another station waits, then sees the claim
-            # CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL (stations
-            # starting at once get a unique violation in pg_type): they take turns
-            self._run_schema([f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"] + SCHEMA)
-        else:
-            path = self.url.removeprefix("sqlite:///")
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._errors = (sqlite3.Error,)
-            try:
-                self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.Error as e:
-                raise RecordsError(f"cannot open {path}: {e}") from None
-            self._mark = "?"
-            self._for_update = ""  # BEGIN IMMEDIATE has locked the whole database already
-            self._run_schema([s.replace("BYTEA", "BLOB") for s in SCHEMA])
-
-    def _run_schema(self, statements: list[str]) -> None:
-        with self._tx() as tx:
-            for s in statements:
-                tx.execute(s)
-
-    @contextmanager
-    def _tx(self) -> Iterator["_Cursor"]:
-        """One transaction: committed when the block ends, rolled back if it raises or the
-        commit fails (a failed SQLite COMMIT leaves the transaction open). The driver's errors
-        come out as RecordsError."""
-        with self._lock:
-            try:
-                if self._mark == "?":
-                    self._db.execute("BEGIN IMMEDIATE")  # SQLite: take the write lock up front
-                try:
-                    yield _Cursor(self._db.cursor(), self._mark)
-                    self._db.commit()
-                except BaseException:
-                    try:
-                        self._db.rollback()
-                    except Exception:  # the connection is gone: nothing left to roll back
-                        pass
-                    raise
-            except self._errors as e:
-                raise RecordsError(f"factory record: {type(e).__name__}: {e}") from e
+        # one connection, shared by the station's threads; on PostgreSQL the stations take
+        # turns creating the schema (SCHEMA_LOCK) and claim rows FOR UPDATE
+        self._sql = Database(self.url, SCHEMA, error=RecordsError, what="factory record",
+                             schema_lock=SCHEMA_LOCK)
+        self._db, self._mark, self._lock = self._sql.db, self._sql.mark, self._sql.lock
+        self._for_update = self._sql.for_update
+        self._tx = self._sql.tx  # one transaction: `with self._tx() as tx: tx.execute(...)`
 
     def audit(self, serial: str | None, event: str, detail: str = "") -> None:
         with self._tx() as tx:

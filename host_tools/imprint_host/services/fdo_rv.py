@@ -17,8 +17,8 @@ session's nonce, and with a to1d signed by the voucher's current owner key over 
 exactly this to0d. The time to live is min(WaitSeconds, max_ttl). `accept(parsed_voucher)` may
 add a policy (trusted manufacturer keys, allowed owners).
 
-State lives in an `RVStore` (in memory here: `MemoryRVStore`); a database store is the next
-step (SQLite by default, as the issue asks) and only needs put / get / delete.
+State lives in an `RVStore`: `MemoryRVStore` (in memory) or `SQLRVStore(url)` (SQLite file or
+PostgreSQL, registrations survive a restart); both offer put / get / delete.
 
 Error codes (FDO 1.1 Error Code Values): 2 INVALID_OWNERSHIP_VOUCHER, 3 INVALID_OWNER_SIGN_BODY
 (to1d: signature, hash or shape), 6 RESOURCE_NOT_FOUND (no live registration for the GUID),
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..factory import fdo
+from ..sqlstore import Database
 from ..factory.fdo import FDOHostError
 from .fdo_http import (FDOHTTPServer, INTERNAL_SERVER_ERROR, INVALID_JWT_TOKEN,
                        INVALID_MESSAGE_ERROR, MESSAGE_BODY_ERROR, MSG_ERROR, RESOURCE_NOT_FOUND,
@@ -109,6 +110,71 @@ class MemoryRVStore:
 
     def __len__(self) -> int:
         return len(self._regs)
+
+
+class RVStoreError(RuntimeError):
+    """The rendezvous database failed (connection, SQL)."""
+
+
+RV_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS rv_registrations (
+        guid        BYTEA PRIMARY KEY,       -- 16 bytes
+        voucher     BYTEA NOT NULL,          -- OwnershipVoucher CBOR
+        to1d        BYTEA NOT NULL,          -- the owner's COSE_Sign1, tagged
+        device_key  BYTEA NOT NULL,          -- SubjectPublicKeyInfo DER
+        owner_key   BYTEA NOT NULL,          -- SubjectPublicKeyInfo DER
+        expires     DOUBLE PRECISION NOT NULL  -- Unix time
+    )""",
+]
+RV_SCHEMA_LOCK = 0x696D7276  # PostgreSQL advisory lock for creating the table ("imrv")
+_RV_COLUMNS = "guid, voucher, to1d, device_key, owner_key, expires"
+
+
+class SQLRVStore:
+    """The rendezvous server's state in a database: SQLRVStore(url) with url a file path or
+    ``sqlite:///path`` (SQLite) or ``postgresql://...`` (PostgreSQL, psycopg). Same methods as
+    MemoryRVStore; database errors come out as RVStoreError."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._sql = Database(url, RV_SCHEMA, error=RVStoreError, what="rendezvous store",
+                             schema_lock=RV_SCHEMA_LOCK)
+
+    def put(self, reg: Registration) -> None:
+        """Store reg, replacing any registration of the same GUID."""
+        with self._sql.tx() as tx:
+            tx.execute(f"INSERT INTO rv_registrations ({_RV_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT (guid) DO UPDATE SET voucher = excluded.voucher, "
+                       "to1d = excluded.to1d, device_key = excluded.device_key, "
+                       "owner_key = excluded.owner_key, expires = excluded.expires",
+                       (bytes(reg.guid), bytes(reg.voucher), bytes(reg.to1d),
+                        bytes(reg.device_key), bytes(reg.owner_key), float(reg.expires)))
+
+    def get(self, guid: bytes, now: float) -> Registration | None:
+        """The live registration of a GUID (an expired one is deleted)."""
+        guid = bytes(guid)
+        with self._sql.tx() as tx:
+            row = tx.execute(f"SELECT {_RV_COLUMNS} FROM rv_registrations WHERE guid = ?",
+                             (guid,)).fetchone()
+            if row is not None and row[5] <= now:
+                tx.execute("DELETE FROM rv_registrations WHERE guid = ? AND expires <= ?",
+                           (guid, float(now)))
+                row = None
+        if row is None:
+            return None
+        return Registration(*(bytes(x) for x in row[:5]), float(row[5]))
+
+    def delete(self, guid: bytes) -> None:
+        with self._sql.tx() as tx:
+            tx.execute("DELETE FROM rv_registrations WHERE guid = ?", (bytes(guid),))
+
+    def __len__(self) -> int:
+        """The registrations stored (expired ones included until a get drops them)."""
+        with self._sql.tx() as tx:
+            return int(tx.execute("SELECT COUNT(*) FROM rv_registrations").fetchone()[0])
+
+    def close(self) -> None:
+        self._sql.close()
 
 
 # --- shapes -------------------------------------------------------------------------------
