@@ -67,12 +67,13 @@ class FDOHostError(ValueError):
 VoucherError = FDOHostError
 
 
-def _sha256(*parts: bytes) -> bytes:
-    return _digest(SHA256, *parts)
+def sha256(*parts: bytes) -> bytes:
+    """SHA-256 over the concatenated parts (FDO's default hash)."""
+    return digest(SHA256, *parts)
 
 
-def _digest(alg: int, *parts: bytes) -> bytes:
-    # FDO hashtype -> digest of the concatenated parts (SHA384 is read, never written, here)
+def digest(alg: int, *parts: bytes) -> bytes:
+    """FDO hashtype -> digest of the concatenated parts (SHA384 is read, never written, here)."""
     if alg not in _HASHES:
         raise FDOHostError(f"hash type {alg!r} is not supported (SHA256, SHA384)")
     h = _HASHES[alg]()
@@ -314,7 +315,7 @@ class Manufacturer:
         _p256(leaf_key, "the device certificate's key")
         guid = self._fixed_guid if self._fixed_guid is not None else os.urandom(16)
         header = [PROTVER, guid, self.rv_info, self.device_info or model,
-                  public_key_struct(self.key.public_key()), [SHA256, _sha256(*chain)]]
+                  public_key_struct(self.key.public_key()), [SHA256, sha256(*chain)]]
         self.header = _dumps(header)
         self.guid, self.serial, self.model, self.chain = guid, serial, model, chain
         self._next = MSG_SET_HMAC
@@ -466,15 +467,15 @@ def verify(voucher: bytes, hmac_check=None) -> dict:
             raise FDOHostError("voucher: OVDevCertChain and OVDevCertChainHash must be both "
                                "present or both null")
     elif (not isinstance(ch, list) or len(ch) != 2 or not _is_bytes(ch[1])
-          or not hmac.compare_digest(bytes(ch[1]), _digest(ch[0], *v["chain"]))):
+          or not hmac.compare_digest(bytes(ch[1]), digest(ch[0], *v["chain"]))):
         raise FDOHostError("voucher: OVDevCertChain does not match OVDevCertChainHash")
     mfg_pk = v["pubkey"]
     key = public_key(mfg_pk)
     # every entry hashes with the first one's OVEHashPrevEntry hashtype (SHA256 when we extend)
     alg = _entry_alg(v)
-    hdr_hash = [alg, _digest(alg, v["guid"], v["device_info"].encode())]
+    hdr_hash = [alg, digest(alg, v["guid"], v["device_info"].encode())]
     # the first entry chains to hash(OVHeader || OVHeaderHMac), each next one to the entry before
-    prev = [alg, _digest(alg, v["header_bytes"], v["hmac_raw"])]
+    prev = [alg, digest(alg, v["header_bytes"], v["hmac_raw"])]
     for i, e in enumerate(v["entries"]):
         if e["alg"] != ES256:
             raise FDOHostError(f"voucher entry {i}: signature algorithm {e['alg']!r} is not "
@@ -505,7 +506,7 @@ def verify(voucher: bytes, hmac_check=None) -> dict:
             raise FDOHostError(f"voucher entry {i}: OVEPubKey must have the manufacturer key's "
                                "type and encoding")
         key = public_key(pk)
-        prev = [alg, _digest(alg, e["raw"])]
+        prev = [alg, digest(alg, e["raw"])]
     v["owner_key"] = key
     return v
 
@@ -533,10 +534,10 @@ def extend(voucher: bytes, owner_pub, signer_key, extra: dict | None = None) -> 
         raise FDOHostError("OVEExtra must be {int: bytes}")
     entries = v["entries"]
     alg = _entry_alg(v)
-    prev = (_digest(alg, entries[-1]["raw"]) if entries
-            else _digest(alg, v["header_bytes"], v["hmac_raw"]))
+    prev = (digest(alg, entries[-1]["raw"]) if entries
+            else digest(alg, v["header_bytes"], v["hmac_raw"]))
     payload = _dumps([[alg, prev],
-                      [alg, _digest(alg, v["guid"], v["device_info"].encode())],
+                      [alg, digest(alg, v["guid"], v["device_info"].encode())],
                       None if extra is None else _dumps(extra),
                       public_key_struct(owner_pub, v["pubkey"][1])])
     protected = _dumps({1: ES256})

@@ -69,7 +69,7 @@ def owner_sign(voucher: bytes, owner_key: ec.EllipticCurvePrivateKey, addrs: lis
     """The OwnerSign body; the voucher's bytes are embedded unchanged (its hashes are over
     them). No check that owner_key owns the voucher: to0() does that."""
     to0d = b"\x83" + bytes(voucher) + cbor2.dumps(wait_seconds) + cbor2.dumps(nonce)
-    to1d = _sign1(owner_key, cbor2.dumps([addrs, [fdo.SHA256, fdo._sha256(to0d)]]))
+    to1d = _sign1(owner_key, cbor2.dumps([addrs, [fdo.SHA256, fdo.sha256(to0d)]]))
     return cbor2.dumps([to0d, to1d])
 
 

@@ -377,7 +377,7 @@ class RVServer(FDOHTTPServer):
         h = blob[1]
         if (not isinstance(h, list) or len(h) != 2 or h[0] not in (fdo.SHA256, -43)
                 or not isinstance(h[1], bytes)
-                or not hmac.compare_digest(h[1], fdo._digest(h[0], to0d_bytes))):
+                or not hmac.compare_digest(h[1], fdo.digest(h[0], to0d_bytes))):
             raise RVError(INVALID_OWNER_SIGN_BODY, "to1dTo0dHash is not the hash of to0d")
         if not es256_ok(v["owner_key"], prot, payload, sig):
             raise RVError(INVALID_OWNER_SIGN_BODY, "to1d is not signed by the voucher's current "
