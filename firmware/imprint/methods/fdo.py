@@ -255,6 +255,59 @@ def _point(pk, what):
         raise FDOError("%s: not a supported SECP256R1 PublicKey" % what)
 
 
+# FDO 1.1 TO2.ProveOVHdr checks of the OVHeader (§5.5.3): this device's GUID and HMAC, and an
+# OVPubKey whose hash is DCPubKeyHash
+def header_check(cred, header, hmac, hmac_raw, what):
+    # header: the OVHeader bytes; hmac: OVHeaderHMac, hmac_raw: its encoded bytes.
+    # -> (OVHeader fields, the manufacturer key point, entry 0's prev hash, hinfo)
+    f, pk = _ovheader(header, what)
+    why = _not_mine(cred, header, f[1], hmac)
+    if why:
+        raise FDOError(what + ": " + why)
+    dc = cred[DC_PUBKEY_HASH]
+    if dc[0] != SHA256 or not crypto.equal(crypto.sha256(pk), dc[1]):
+        raise FDOError(what + ": the manufacturer key (OVPubKey) does not match DCPubKeyHash")
+    if type(f[3]) is not str:
+        raise FDOError(what + ": OVDeviceInfo must be a text string")
+    return (f, _point(f[4], what + " OVPubKey"), crypto.sha256(header + hmac_raw),
+            crypto.sha256(f[1] + f[3].encode()))
+
+
+# FDO 1.1 OVEntry = COSE_Sign1 of OVEntryPayload = [OVEHashPrevEntry, OVEHashHdrInfo, OVEExtra,
+#   OVEPubKey] (§3.4.6): one entry of the chain, as its encoded bytes
+def entry_check(raw, i, key, prev, hinfo, mpk):
+    # entry i signed by `key` (65-byte point), chained to `prev` (SHA-256 of OVHeader ||
+    # OVHeaderHMac for entry 0, else of the entry before) and to hinfo = SHA-256(GUID ||
+    # DeviceInfo); its key must have the type and encoding of mpk (OVPubKey).
+    # -> (the entry's owner key, SHA-256 of this entry: the next one's prev)
+    w = "voucher entry %d" % i
+    try:
+        e = cbor.loads(raw)
+    except ValueError as x:
+        raise FDOError("%s: malformed CBOR (%s)" % (w, x))
+    e = _sign1(e, w)
+    try:
+        p = cbor.loads(e[2])
+    except ValueError:
+        p = None
+    if type(p) is not list or len(p) != 4:
+        raise FDOError("%s: OVEntryPayload must be an array of 4 items" % w)
+    if p[0] != [SHA256, prev]:
+        raise FDOError("%s: OVEHashPrevEntry does not match %s" % (
+            w, "the header and HMAC" if i == 0 else "entry %d" % (i - 1)))
+    if p[1] != [SHA256, hinfo]:
+        raise FDOError("%s: OVEHashHdrInfo does not match the GUID and device info" % w)
+    if p[2] is not None and type(p[2]) is not bytes:
+        raise FDOError("%s: OVEExtra must be null or a bstr" % w)
+    if not crypto.p256_verify(key, sig_structure(e[0], b"", e[2]), e[3]):
+        raise FDOError("%s: signature does not verify with %s" % (
+            w, "the manufacturer key" if i == 0 else "the owner key of entry %d" % (i - 1)))
+    q = p[3]
+    if type(q) is not list or len(q) != 3 or q[0] != mpk[0] or q[1] != mpk[1]:
+        raise FDOError("%s: OVEPubKey must have the manufacturer key's type and encoding" % w)
+    return _point(q, w + " OVEPubKey"), crypto.sha256(raw)
+
+
 # FDO 1.1 CDDL OwnershipVoucher = [OVProtVer, OVHeaderTag, OVHeaderHMac, OVDevCertChain,
 #   OVEntryArray: [* OVEntry = COSE_Sign1 of OVEntryPayload = [OVEHashPrevEntry,
 #   OVEHashHdrInfo, OVEExtra, OVEPubKey]]] (FDO 1.1 §3.4.6, TO2.ProveOVHdr / OVNextEntry)
@@ -281,15 +334,8 @@ def voucher_owner(store, voucher):
         raise FDOError("voucher: malformed CBOR (%s)" % e)
     if ver != PROTVER or type(ver) is not int:
         raise FDOError("voucher: OVProtVer %r is not %d" % (ver, PROTVER))
-    f, pk = _ovheader(header, "voucher")
-    why = _not_mine(cred, header, f[1], hmac)
-    if why:
-        raise FDOError("voucher: " + why)
+    f, key, prev, hinfo = header_check(cred, header, hmac, data[hs:he], "voucher")
     mpk = f[4]
-    dc = cred[DC_PUBKEY_HASH]
-    if dc[0] != SHA256 or not crypto.equal(crypto.sha256(pk), dc[1]):
-        raise FDOError("voucher: the manufacturer key (OVPubKey) does not match DCPubKeyHash")
-    key = _point(mpk, "voucher OVPubKey")
     # OVEntryArray head (major type 4, fewer than 256 entries)
     n = ib & 31
     pos += 1
@@ -300,39 +346,12 @@ def voucher_owner(store, voucher):
             raise FDOError("voucher: truncated")
         n = data[pos]
         pos += 1
-    if type(f[3]) is not str:
-        raise FDOError("voucher: OVDeviceInfo must be a text string")
-    hinfo = crypto.sha256(f[1] + f[3].encode())
-    prev = crypto.sha256(header + data[hs:he])
     for i in range(n):
-        w = "voucher entry %d" % i
         try:
-            e, end = cbor.decode(data, pos)
+            end = cbor.decode(data, pos)[1]
         except ValueError as x:
-            raise FDOError("%s: malformed CBOR (%s)" % (w, x))
-        e = _sign1(e, w)
-        try:
-            p = cbor.loads(e[2])
-        except ValueError:
-            p = None
-        if type(p) is not list or len(p) != 4:
-            raise FDOError("%s: OVEntryPayload must be an array of 4 items" % w)
-        if p[0] != [SHA256, prev]:
-            raise FDOError("%s: OVEHashPrevEntry does not match %s" % (
-                w, "the header and HMAC" if i == 0 else "entry %d" % (i - 1)))
-        if p[1] != [SHA256, hinfo]:
-            raise FDOError("%s: OVEHashHdrInfo does not match the GUID and device info" % w)
-        if p[2] is not None and type(p[2]) is not bytes:
-            raise FDOError("%s: OVEExtra must be null or a bstr" % w)
-        if not crypto.p256_verify(key, sig_structure(e[0], b"", e[2]), e[3]):
-            raise FDOError("%s: signature does not verify with %s" % (
-                w, "the manufacturer key" if i == 0 else "the owner key of entry %d" % (i - 1)))
-        q = p[3]
-        if type(q) is not list or len(q) != 3 or q[0] != mpk[0] or q[1] != mpk[1]:
-            raise FDOError("%s: OVEPubKey must have the manufacturer key's type and encoding"
-                           % w)
-        key = _point(q, w + " OVEPubKey")
-        prev = crypto.sha256(data[pos:end])
+            raise FDOError("voucher entry %d: malformed CBOR (%s)" % (i, x))
+        key, prev = entry_check(data[pos:end], i, key, prev, hinfo, mpk)
         pos = end
     if pos != len(data):
         raise FDOError("voucher: %d bytes after the voucher" % (len(data) - pos))
@@ -545,3 +564,81 @@ def to1(store, stream_factory, host, port, timeout_ms=10000, raw=False):
         raise FDOError("RVRedirect: malformed CBOR (%s)" % e)
     addrs = _to1d_addrs(to1d)
     return (addrs, body) if raw else addrs
+
+
+# --- onboarding: the method's entry point --------------------------------------------------
+RV_DEV_ONLY = const(0)       # FDO 1.1 RVVariable
+RV_OWNER_ONLY = const(1)
+RV_IP = const(2)
+RV_DEV_PORT = const(3)
+RV_DNS = const(5)
+RV_PROTOCOL = const(12)
+RV_BYPASS = const(14)
+RV_PROT_HTTP = const(1)      # RVProtocolValue
+RV_PROT_COAP = const(6)
+TO2_HTTP = const(3)          # TransportProtocol (RVTO2AddrEntry)
+TO2_COAP = const(4)
+
+
+def _host(ip, dns):
+    if dns is not None:
+        return dns
+    if len(ip) == 4:
+        return "%d.%d.%d.%d" % tuple(ip)
+    return None              # IPv6: not on these boards
+
+
+# FDO 1.1 §3.7 RendezvousInfo as the device reads it: directives in order, each
+#   [+ [RVVariable, RVValue: bstr .cbor]]; owner-only ones are skipped
+def rv_targets(rv):
+    # -> [(host, port, RVProtocol, bypass), ...]
+    out = []
+    for d in rv:
+        v = {}
+        for ins in d:
+            try:
+                v[ins[0]] = cbor.loads(ins[1]) if len(ins) > 1 else True
+            except ValueError:
+                v = {RV_OWNER_ONLY: True}
+                break
+        if RV_OWNER_ONLY in v:
+            continue
+        ip, dns = v.get(RV_IP), v.get(RV_DNS)
+        host = _host(ip, dns) if (type(ip) is bytes or type(dns) is str) else None
+        prot = v.get(RV_PROTOCOL, RV_PROT_HTTP)
+        port = v.get(RV_DEV_PORT, 80 if prot == RV_PROT_HTTP else 5683)
+        if host is not None and type(port) is int:
+            out.append((host, port, prot, RV_BYPASS in v))
+    return out
+
+
+def onboard(store, stream_factory, info=None, timeout_ms=10000):
+    # FDO onboarding as the lifecycle runs it: TO1 with each rendezvous server of the device
+    # credential (HTTP), then TO2 with each owner address it names (or straight TO2 where the
+    # directive says RVBypass). -> the new GUID; the store then holds the new credential and
+    # what the owner delivered. Raises FDOError (or the last transport error) when no path
+    # worked; the device credential is then untouched and onboard can run again.
+    from imprint.methods import fdo_to2
+    cred = _cred(store)
+    err = FDOError("no usable rendezvous directive (HTTP) in the device credential")
+    for host, port, prot, bypass in rv_targets(cred[DC_RVINFO]):
+        if prot != RV_PROT_HTTP:
+            continue
+        try:
+            if bypass:
+                addrs, to1d = [[None, host, port, TO2_HTTP]], None
+            else:
+                addrs, to1d = to1(store, stream_factory, host, port, timeout_ms, raw=True)
+        except (FDOError, OSError) as e:
+            err = e
+            continue
+        for a in addrs:
+            h = _host(a[0], a[1]) if a[0] is not None or a[1] is not None else None
+            if a[3] != TO2_HTTP or h is None:
+                continue
+            try:
+                return fdo_to2.to2(store, fdo_to2.http_sender(stream_factory, h, a[2],
+                                                              timeout_ms), to1d, info)
+            except (FDOError, OSError) as e:
+                err = e
+    raise err

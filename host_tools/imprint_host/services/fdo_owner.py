@@ -1,5 +1,5 @@
-"""FDO 1.1 owner side, first part: the TO0 client that registers a device's owner address with a
-rendezvous server (the TO2 server comes next).
+"""FDO 1.1 owner side: the TO0 client that registers a device's owner address with a rendezvous
+server, and the TO2 server (OwnerServer, on fdo_to2.TO2Run) that onboards the device.
 
     to0(rv_url, voucher, owner_key, addrs, wait_seconds=3600) -> WaitSeconds the RV accepted
     rvto2addr("http://owner.example:8042", ...) -> RVTO2Addr
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import logging
 from urllib.parse import urlsplit
 
 import cbor2
@@ -19,8 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ..factory import fdo
 from ..factory.fdo import FDOHostError
+from . import fdo_to2
+from .fdo_http import (FDOHTTPServer, INTERNAL_SERVER_ERROR, INVALID_JWT_TOKEN, MSG_ERROR, Reply,
+                       _error)
 from .fdo_rv import (MSG_TO0_ACCEPT_OWNER, MSG_TO0_HELLO, MSG_TO0_HELLO_ACK, MSG_TO0_OWNER_SIGN,
                      NONCE_LEN, TRANSPORTS)
+
+log = logging.getLogger(__name__)
 
 
 class TO0Error(FDOHostError):
@@ -132,3 +138,69 @@ def to0(rv_url: str, voucher: bytes, owner_key: ec.EllipticCurvePrivateKey, addr
     if not isinstance(acc, list) or len(acc) != 1 or type(acc[0]) is not int or acc[0] < 0:
         raise TO0Error("TO0.AcceptOwner must be [WaitSeconds]")
     return acc[0]
+
+
+# --- the TO2 server -----------------------------------------------------------------------
+
+class OwnerServer(FDOHTTPServer):
+    """The owner's onboarding service over FDO HTTP: TO2 (60-71) for the devices whose vouchers
+    `store` holds, each run a fdo_to2.TO2Run keyed by its bearer session.
+
+    OwnerServer(store, owner_key, rv_info, *, issue=None, **options)
+      store      a fdo_to2.VoucherStore (MemoryVoucherStore, or the owner database)
+      owner_key  the P-256 private key the vouchers were extended to
+      rv_info    the RendezvousInfo (or rendezvous URLs) the devices get for their next owner
+      issue      issue(devmod, device public key, new GUID) -> imprint:credentials
+      options    as for fdo_http.FDOHTTPServer (host, port, session_ttl, ...)
+    """
+
+    name = "owner"
+
+    def __init__(self, store, owner_key, rv_info, *, issue=None, **options):
+        super().__init__(**options)
+        self.store = store
+        self.owner_key = fdo._load_private(owner_key)
+        if isinstance(rv_info, str):
+            rv_info = [rv_info]
+        if all(isinstance(u, str) for u in rv_info):
+            rv_info = fdo.rendezvous(*rv_info)
+        self.rv_info = rv_info
+        self.issue = issue
+        self.onboarded = 0          # TO2 runs finished
+
+    # FDO 1.1 §4.3: a TO2 message POSTed to /fdo/101/msg/{type} -> the reply or an Error
+    def handle(self, msg_type: int, body: bytes, authorization: str | None = None) -> Reply:
+        if msg_type == MSG_ERROR:
+            return self._peer_error(body, authorization)
+        token, _ = self._take_token(authorization)
+        try:
+            if msg_type == fdo_to2.MSG_HELLO_DEVICE:
+                self._drop(token)
+                run = fdo_to2.TO2Run(self.store, self.owner_key, self.rv_info, self.issue)
+                t, reply = run.handle(msg_type, body)
+                token = self._open(run)
+                if token is None:
+                    raise fdo_to2.TO2Error(INTERNAL_SERVER_ERROR,
+                                           f"too many sessions open ({self.max_sessions})")
+                return Reply(200, t, reply, {"Authorization": "Bearer " + token})
+            sess = self._session(token) if token else None
+            if sess is None or not isinstance(sess.state, fdo_to2.TO2Run):
+                raise fdo_to2.TO2Error(INVALID_JWT_TOKEN, f"TO2 message {msg_type} needs the "
+                                                          "session token of its HelloDevice")
+            with sess.lock:
+                t, reply = sess.state.handle(msg_type, body)
+                if sess.state.done:
+                    self._drop(token)
+                    with self._lock:
+                        self.onboarded += 1
+            return Reply(200, t, reply)
+        except fdo_to2.TO2Error as e:
+            self._drop(token)
+            self._bump_failed()
+            log.info("FDO owner: message %d refused: %s", msg_type, e)
+            return _error(e.code, msg_type, str(e))
+        except Exception as e:
+            self._drop(token)
+            self._bump_failed()
+            log.exception("FDO owner: message %d failed", msg_type)
+            return _error(INTERNAL_SERVER_ERROR, msg_type, f"internal error ({type(e).__name__})")
