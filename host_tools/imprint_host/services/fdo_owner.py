@@ -204,3 +204,56 @@ class OwnerServer(FDOHTTPServer):
             self._bump_failed()
             log.exception("FDO owner: message %d failed", msg_type)
             return _error(INTERNAL_SERVER_ERROR, msg_type, f"internal error ({type(e).__name__})")
+
+
+# --- the owner's service: import, register, serve -------------------------------------------
+
+def load_private(key):
+    """The owner key: a P-256 private key, PEM bytes or a PEM file path."""
+    return fdo._load_private(key)
+
+
+def import_factory(store, factory_url: str, owner_pub, sell_with=None) -> list[bytes]:
+    """Vouchers from the factory record (factory.records, SQLite or PostgreSQL) into `store`:
+    with `sell_with` (the manufacturer key) each DI voucher is first extended to owner_pub
+    (the sale); without it, only vouchers already extended to owner_pub are taken.
+    -> the GUIDs imported."""
+    from ..factory.records import Records
+    rec = Records(factory_url)
+    out = []
+    try:
+        for b in rec.boards():
+            voucher = b.get("voucher")
+            if voucher is None:
+                continue
+            if sell_with is not None and not fdo.parse(voucher)["entries"]:
+                voucher = fdo.extend(voucher, owner_pub, sell_with)
+            if fdo.key_id(fdo.owner_key(voucher)) != fdo.key_id(owner_pub):
+                continue
+            guid, new = store.add(voucher)
+            if new:
+                out.append(guid)
+    finally:
+        rec.close()
+    return out
+
+
+def register_pending(store, rv_url: str, owner_key, addrs: list, wait_seconds: int,
+                     margin: float = 0.0, report=None) -> tuple[int, int]:
+    """TO0 for every imported voucher whose registration is missing or lapses within
+    `margin` seconds. report(guid, accepted_seconds or None, error text or None) per voucher.
+    -> (registered, failed)."""
+    ok = bad = 0
+    for row in store.pending_to0(margin):
+        try:
+            secs = to0(rv_url, row.voucher, owner_key, addrs, wait_seconds)
+        except (FDOHostError, OSError, http.client.HTTPException) as e:
+            bad += 1
+            if report:
+                report(row.guid, None, str(e))
+            continue
+        store.mark_to0(row.guid, secs)
+        ok += 1
+        if report:
+            report(row.guid, secs, None)
+    return ok, bad
