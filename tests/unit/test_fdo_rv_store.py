@@ -138,7 +138,7 @@ def test_to0_then_to1_survive_a_restart(keys, board, db_url):  # noqa: F811
     try:
         with RVServer(store, now=lambda: now[0], max_ttl=3600) as srv:
             assert srv.registered == 0 and len(store) == 1
-            got, to1d = dev.to1(st, transport.SocketStream, "127.0.0.1", srv.port, raw=True)
+            got, to1d = dev.to1(st, dev.http_sender(transport.SocketStream, "127.0.0.1", srv.port), raw=True)
             assert got == addrs and srv.redirected == 1 and srv.sessions == 0
             assert cbor2.loads(to1d).tag == 18
             now[0] += 601                                 # and it still expires

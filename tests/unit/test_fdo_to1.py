@@ -62,7 +62,7 @@ def rv():
 
 
 def _to1(st, srv):
-    return dev.to1(st, transport.SocketStream, "127.0.0.1", srv.port)
+    return dev.to1(st, dev.http_sender(transport.SocketStream, "127.0.0.1", srv.port))
 
 
 # --- the whole path ----------------------------------------------------------------------
@@ -73,7 +73,7 @@ def test_to0_then_to1(keys, board, rv):
     assert addrs == [[None, "owner.example", 8042, 3], [bytes([10, 0, 0, 7]), None, 8443, 5]]
     assert fdo_owner.to0(rv.url, voucher, keys["owner"], addrs, wait_seconds=600) == 600
     assert rv.registered == 1 and rv.sessions == 0
-    got, to1d = dev.to1(st, transport.SocketStream, "127.0.0.1", rv.port, raw=True)
+    got, to1d = dev.to1(st, dev.http_sender(transport.SocketStream, "127.0.0.1", rv.port), raw=True)
     assert got == addrs and rv.redirected == 1 and rv.sessions == 0
     # RVRedirect is the owner's to1d: signed by the voucher's owner key, hashing to0d
     t = cbor2.loads(to1d)
@@ -221,7 +221,7 @@ def test_device_refuses_a_bad_redirect():
                                                        bytes(64)])), "RVTO2AddrEntry")):
         Scripted.replies = [ack, reply(33, bad)]
         with pytest.raises(dev.FDOError, match=match):
-            dev.to1(st, Scripted, "h", 1)
+            dev.to1(st, dev.http_sender(Scripted, "h", 1))
 
 
 # --- a virtual board, through the relay ---------------------------------------------------
@@ -239,7 +239,7 @@ import imprint_port
 from imprint.methods import fdo
 st = imprint_port.store()
 st.update({{"fdo_cred": {st.get("fdo_cred")!r}, "idevid_key": {st.get("idevid_key")!r}}})
-print(repr(fdo.to1(st, imprint_port.stream, "127.0.0.1", {rv.port})))
+print(repr(fdo.to1(st, fdo.http_sender(imprint_port.stream, "127.0.0.1", {rv.port}))))
 """
     with VirtualBoard(profiles.load("nrf52840-dk"), flash=tmp_path / "flash") as vb:
         deploy.deploy(vb.port, port="virtual")

@@ -62,7 +62,7 @@ def owner(keys):
 
 
 def _sender(srv):
-    return dev2.http_sender(transport.SocketStream, "127.0.0.1", srv.port)
+    return dev.http_sender(transport.SocketStream, "127.0.0.1", srv.port)
 
 
 def test_to2_delivers_credentials_and_replaces_the_credential(keys, owner):

@@ -484,11 +484,11 @@ _EAT_UEID = const(256)
 _ES256_HDR = b"\xa1\x01\x26"  # bstr .cbor {1: -7}
 
 
-def _reply(status, rt, body, want, what):
+def _reply(rt, body, want, what):
     if rt == MSG_ERROR:
         raise FDOError("the rendezvous server refused %s: %s" % (what, _error_text(body)))
-    if status != 200 or rt != want:
-        raise FDOError("HTTP %d, Message-Type %r after %s (want %d)" % (status, rt, what, want))
+    if rt != want:
+        raise FDOError("message %r after %s (want %d)" % (rt, what, want))
 
 
 # RFC 9052 §4.2 COSE_Sign1 (tag 18 or untagged) with an ES256 protected header -> its 4 items
@@ -534,19 +534,19 @@ def _to1d_addrs(to1d):
 
 # FDO 1.1 TO1: HelloRV (30) [Guid, eASigInfo] -> HelloRVAck (31) [NonceTO1Proof, eBSigInfo];
 #   ProveToRV (32) EAT (COSE_Sign1, device key) -> RVRedirect (33) to1d
-def to1(store, stream_factory, host, port, timeout_ms=10000, raw=False):
-    # TO1 with the rendezvous server at http://host:port, signing with the store's
-    # idevid_key. -> the RVTO2Addr entries [[ip or None, dns or None, port, protocol], ...]
-    # ((entries, to1d) with raw=True; TO2 checks to1d's owner signature against the
-    # voucher). Raises FDOError or the stream's errors; the store is never written.
+def to1(store, send, raw=False):
+    # TO1 with the rendezvous server reached through send(msg_type, body) -> (msg_type, body)
+    # (http_sender or coap_sender), signing with the store's idevid_key. -> the RVTO2Addr
+    # entries [[ip or None, dns or None, port, protocol], ...] ((entries, to1d) with
+    # raw=True; TO2 checks to1d's owner signature against the voucher). Raises FDOError or
+    # the transport's errors; the store is never written.
     cred = store.get("fdo_cred")
     key = store.get("idevid_key")
     if cred is None or not cred[DC_ACTIVE] or key is None:
         raise FDOError("TO1 needs an active FDO device credential and the IDevID key")
     guid = cred[DC_GUID]
-    status, rt, token, body = _exchange(stream_factory, host, port, MSG_HELLO_RV,
-                                        cbor.dumps([guid, [ES256, b""]]), None, timeout_ms)
-    _reply(status, rt, body, MSG_HELLO_RV_ACK, "HelloRV")
+    rt, body = send(MSG_HELLO_RV, cbor.dumps([guid, [ES256, b""]]))
+    _reply(rt, body, MSG_HELLO_RV_ACK, "HelloRV")
     ack = _body(body, 2, "HelloRVAck")
     nonce = ack[0]
     if type(nonce) is not bytes or len(nonce) != 16:
@@ -555,15 +555,65 @@ def to1(store, stream_factory, host, port, timeout_ms=10000, raw=False):
     payload = cbor.dumps({_EAT_NONCE: nonce, _EAT_UEID: b"\x01" + guid})
     sig = crypto.p256_sign(key, sig_structure(_ES256_HDR, b"", payload))
     eat = cbor.dumps(cbor.Tag(18, [_ES256_HDR, {}, payload, sig]))
-    status, rt, _, body = _exchange(stream_factory, host, port, MSG_PROVE_TO_RV, eat, token,
-                                    timeout_ms)
-    _reply(status, rt, body, MSG_RV_REDIRECT, "ProveToRV")
+    rt, body = send(MSG_PROVE_TO_RV, eat)
+    _reply(rt, body, MSG_RV_REDIRECT, "ProveToRV")
     try:
         to1d = cbor.loads(body)
     except ValueError as e:
         raise FDOError("RVRedirect: malformed CBOR (%s)" % e)
     addrs = _to1d_addrs(to1d)
     return (addrs, body) if raw else addrs
+
+
+# --- how messages travel: one send(msg_type, body) -> (msg_type, body) per run ------------
+
+# FDO 1.1 §4.3 HTTP: one connection per message, the session in Authorization
+def http_sender(stream_factory, host, port, timeout_ms=10000):
+    token = [None]
+
+    def send(t, body):
+        status, rt, auth, reply = _exchange(stream_factory, host, port, t, body, token[0],
+                                            timeout_ms)
+        if auth:
+            token[0] = auth
+        if status != 200 and rt != MSG_ERROR:
+            raise FDOError("HTTP %d from %s:%d for message %d" % (status, host, port, t))
+        if rt is None:
+            raise FDOError("HTTP: the reply to message %d has no Message-Type" % t)
+        return rt, reply
+    return send
+
+
+# FDO over CoAP (RFC 7252, block-wise RFC 7959), as imprint binds it (FDO 1.1 names CoAP as an
+# RV and TO2 transport but defines no mapping): POST /fdo/101/msg/{type}, Content-Format 60;
+# success 2.01 Created (a session opened: Location-Query "s=<token>", sent back as Uri-Query
+# on the next messages) or 2.04 Changed, the reply being message type + 1; an FDO Error comes
+# as a 4.xx/5.xx response whose payload is the Error message (255).
+_CF_CBOR = b"\x3c"   # Content-Format application/cbor (60)
+
+
+def coap_sender(datagram_factory, host, port, timeout_ms=10000):
+    from imprint import coap, coap_client
+    client = coap_client.Client(datagram_factory(host, port),
+                                ack_timeout_ms=min(2000, timeout_ms))
+    sess = [None]
+
+    def send(t, body):
+        path = "/fdo/%d/msg/%d" % (PROTVER, t)
+        if sess[0]:
+            path += "?s=" + sess[0]
+        r = client.post(path, body, options=[(coap.CONTENT_FORMAT, _CF_CBOR)])
+        for q in r.get_all(coap.LOCATION_QUERY):
+            if q[:2] == b"s=":
+                sess[0] = q[2:].decode()
+        if r.code in (coap.CREATED, coap.CHANGED):
+            return (t + 1 if t != MSG_ERROR else None), r.payload
+        if r.code >= 0x80 and r.payload:
+            return MSG_ERROR, r.payload
+        raise FDOError("CoAP %s from %s:%d for message %d" % (coap.code_str(r.code), host,
+                                                             port, t))
+    send.close = client.t.close
+    return send
 
 
 # --- onboarding: the method's entry point --------------------------------------------------
@@ -612,33 +662,58 @@ def rv_targets(rv):
     return out
 
 
-def onboard(store, stream_factory, info=None, timeout_ms=10000):
+def _sender(http, host, port, stream_factory, datagram_factory, timeout_ms):
+    if http:
+        return http_sender(stream_factory, host, port, timeout_ms)
+    return coap_sender(datagram_factory, host, port, timeout_ms)
+
+
+def _close(send):
+    c = getattr(send, "close", None)
+    if c:
+        c()
+
+
+def onboard(store, stream_factory, info=None, timeout_ms=10000, datagram_factory=None):
     # FDO onboarding as the lifecycle runs it: TO1 with each rendezvous server of the device
-    # credential (HTTP), then TO2 with each owner address it names (or straight TO2 where the
-    # directive says RVBypass). -> the new GUID; the store then holds the new credential and
-    # what the owner delivered. Raises FDOError (or the last transport error) when no path
-    # worked; the device credential is then untouched and onboard can run again.
+    # credential (HTTP, or CoAP when a datagram_factory is given), then TO2 with each owner
+    # address it names (or straight TO2 where the directive says RVBypass). -> the new GUID;
+    # the store then holds the new credential and what the owner delivered. Raises FDOError
+    # (or the last transport error) when no path worked; the device credential is then
+    # untouched and onboard can run again.
     from imprint.methods import fdo_to2
     cred = _cred(store)
-    err = FDOError("no usable rendezvous directive (HTTP) in the device credential")
+    rv_ok = (RV_PROT_HTTP, RV_PROT_COAP) if datagram_factory else (RV_PROT_HTTP,)
+    to2_ok = (TO2_HTTP, TO2_COAP) if datagram_factory else (TO2_HTTP,)
+    err = FDOError("no usable rendezvous directive (%s) in the device credential"
+                   % ("HTTP or CoAP" if datagram_factory else "HTTP"))
     for host, port, prot, bypass in rv_targets(cred[DC_RVINFO]):
-        if prot != RV_PROT_HTTP:
+        if prot not in rv_ok:
             continue
         try:
             if bypass:
-                addrs, to1d = [[None, host, port, TO2_HTTP]], None
+                addrs = [[None, host, port, TO2_HTTP if prot == RV_PROT_HTTP else TO2_COAP]]
+                to1d = None
             else:
-                addrs, to1d = to1(store, stream_factory, host, port, timeout_ms, raw=True)
+                send = _sender(prot == RV_PROT_HTTP, host, port, stream_factory,
+                               datagram_factory, timeout_ms)
+                try:
+                    addrs, to1d = to1(store, send, raw=True)
+                finally:
+                    _close(send)
         except (FDOError, OSError) as e:
             err = e
             continue
         for a in addrs:
             h = _host(a[0], a[1]) if a[0] is not None or a[1] is not None else None
-            if a[3] != TO2_HTTP or h is None:
+            if a[3] not in to2_ok or h is None:
                 continue
+            send = _sender(a[3] == TO2_HTTP, h, a[2], stream_factory, datagram_factory,
+                           timeout_ms)
             try:
-                return fdo_to2.to2(store, fdo_to2.http_sender(stream_factory, h, a[2],
-                                                              timeout_ms), to1d, info)
+                return fdo_to2.to2(store, send, to1d, info)
             except (FDOError, OSError) as e:
                 err = e
+            finally:
+                _close(send)
     raise err

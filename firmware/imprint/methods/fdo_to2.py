@@ -262,11 +262,11 @@ def _svi_chunks(kvs, mtu):
 # --- TO2 ---------------------------------------------------------------------------------------
 
 def to2(store, send, to1d=None, info=None, cipher=32, rand=crypto.random_bytes):
-    # TO2 with the owner reached through send(msg_type, body) -> (msg_type, body) (see
-    # http_sender). to1d: the RVRedirect body from TO1 (its owner signature is checked
-    # against the voucher), None when TO1 was bypassed. info: devmod values (os, arch,
-    # version, device, sn). -> the new GUID. Raises FDOError (the store is then untouched)
-    # or the transport's errors.
+    # TO2 with the owner reached through send(msg_type, body) -> (msg_type, body)
+    # (fdo.http_sender, fdo.coap_sender). to1d: the RVRedirect body from TO1 (its owner
+    # signature is checked against the voucher), None when TO1 was bypassed. info: devmod
+    # values (os, arch, version, device, sn). -> the new GUID. Raises FDOError (the store
+    # is then untouched) or the transport's errors.
     last = [0]
 
     def tracked(t, body):
@@ -430,23 +430,3 @@ def _to2(store, send, to1d, info, cipher, rand):
     upd["fdo_cred"] = new_cred
     store.update(upd)
     return new_guid
-
-
-# --- transports ------------------------------------------------------------------------------
-
-def http_sender(stream_factory, host, port, timeout_ms=10000):
-    # send(msg_type, body) -> (msg_type, body) over FDO HTTP (fdo.http_post), one connection
-    # per message, carrying the session's Authorization from the first reply
-    token = [None]
-
-    def send(t, body):
-        status, rt, auth, reply = fdo._exchange(stream_factory, host, port, t, body, token[0],
-                                                timeout_ms)
-        if auth:
-            token[0] = auth
-        if status != 200 and rt != fdo.MSG_ERROR:
-            raise FDOError("HTTP %d from the owner for message %d" % (status, t))
-        if rt is None:
-            raise FDOError("HTTP: the reply to message %d has no Message-Type" % t)
-        return rt, reply
-    return send

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from contextlib import ExitStack, contextmanager
 
 import click
 
@@ -20,9 +21,11 @@ def serve() -> None:
 @click.option("--port", default=8041, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-ttl", default=86400 * 30, show_default=True, type=click.IntRange(min=0),
               help="Longest registration accepted, in seconds (TO0 WaitSeconds is bounded).")
-def rendezvous(db_url: str, host: str, port: int, max_ttl: int) -> None:
-    """FDO 1.1 rendezvous server: TO0 and TO1 over HTTP (POST /fdo/101/msg/{type});
-    registrations persist in the database across restarts."""
+@click.option("--coap-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve on CoAP (UDP) at this port (0: a free one).")
+def rendezvous(db_url: str, host: str, port: int, max_ttl: int, coap_port: int | None) -> None:
+    """FDO 1.1 rendezvous server: TO0 and TO1 over HTTP (POST /fdo/101/msg/{type}) and, with
+    --coap-port, CoAP; registrations persist in the database across restarts."""
     from .fdo_rv import RVServer, RVStoreError, SQLRVStore
 
     try:
@@ -42,12 +45,34 @@ def rendezvous(db_url: str, host: str, port: int, max_ttl: int) -> None:
         except OSError as e:
             click.secho(f"error: cannot listen on {host}:{port}: {e}", fg="red", err=True)
             sys.exit(2)
-        srv.run("FDO rendezvous", lambda s: click.echo(
-            f"FDO rendezvous over HTTP on {s.url} (Ctrl-C ends)", err=True))
+        with _coap(srv, host, coap_port) as coap:
+            srv.run("FDO rendezvous", lambda s: click.echo(
+                f"FDO rendezvous over HTTP on {s.url}{_also(coap)} (Ctrl-C ends)", err=True))
     finally:
         signal.signal(signal.SIGTERM, previous)
         store.close()
     click.echo("FDO rendezvous stopped", err=True)
+
+
+@contextmanager
+def _coap(service, host: str, port: int | None):
+    """The service on CoAP too when port is not None -> its FDOCoAPServer (or None)."""
+    if port is None:
+        yield None
+        return
+    from .fdo_coap import FDOCoAPServer
+    try:
+        coap = FDOCoAPServer(service, host, port).start()
+    except OSError as e:
+        _fail(f"cannot listen on CoAP {host}:{port}: {e}")
+    try:
+        yield coap
+    finally:
+        coap.stop()
+
+
+def _also(coap) -> str:
+    return f" and CoAP on {coap.url}" if coap else ""
 
 
 def _fail(message: str) -> None:
@@ -82,11 +107,14 @@ def _fail(message: str) -> None:
               help="TO0 WaitSeconds asked for; registrations are renewed at half of it.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8042, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--coap-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve TO2 on CoAP (UDP) at this port (0: a free one).")
 def owner(key_path, db_url, vouchers, factory_db, sell_with, rv_url, next_rv, addresses,
-          endpoint, endpoint_key, wait_seconds, host, port) -> None:
+          endpoint, endpoint_key, wait_seconds, host, port, coap_port) -> None:
     """FDO 1.1 owner onboarding service: imports vouchers, registers them with the rendezvous
-    server (TO0, renewed before they lapse) and onboards their devices (TO2 over HTTP,
-    ServiceInfo devmod + imprint:credentials). State persists in the database."""
+    server (TO0 over HTTP or CoAP, renewed before they lapse) and onboards their devices (TO2
+    over HTTP, and CoAP with --coap-port; ServiceInfo devmod + imprint:credentials). State
+    persists in the database."""
     import threading
 
     from ..factory import fdo
@@ -109,6 +137,7 @@ def owner(key_path, db_url, vouchers, factory_db, sell_with, rv_url, next_rv, ad
         _fail(str(e))
     srv = None
     stop = threading.Event()
+    stack = ExitStack()
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -135,8 +164,9 @@ def owner(key_path, db_url, vouchers, factory_db, sell_with, rv_url, next_rv, ad
             srv.bind()
         except OSError as e:
             _fail(f"cannot listen on {host}:{port}: {e}")
+        coap = stack.enter_context(_coap(srv, host, coap_port))
         try:
-            addrs = rvto2addr(*(addresses or [srv.url]))
+            addrs = rvto2addr(*(addresses or [srv.url] + ([coap.url] if coap else [])))
         except fdo.FDOHostError as e:
             _fail(str(e))
 
@@ -157,8 +187,9 @@ def owner(key_path, db_url, vouchers, factory_db, sell_with, rv_url, next_rv, ad
         register_pending(store, rv_url, key, addrs, wait_seconds, report=report)
         threading.Thread(target=renew, name="fdo-owner-to0", daemon=True).start()
         srv.run("FDO owner", lambda s: click.echo(
-            f"FDO owner (TO2) over HTTP on {s.url} (Ctrl-C ends)", err=True))
+            f"FDO owner (TO2) over HTTP on {s.url}{_also(coap)} (Ctrl-C ends)", err=True))
     finally:
+        stack.close()
         stop.set()
         signal.signal(signal.SIGTERM, previous)
         store.close()

@@ -116,23 +116,33 @@ def _reply(got, want: int, what: str):
 
 def to0(rv_url: str, voucher: bytes, owner_key: ec.EllipticCurvePrivateKey, addrs: list,
         wait_seconds: int = 3600, timeout: float = 30.0) -> int:
-    """TO0 with the rendezvous server at rv_url (http://host:port): register `addrs`
+    """TO0 with the rendezvous server at rv_url (http:// or coap://host:port): register `addrs`
     (RVTO2Addr, see rvto2addr) for the voucher's device. owner_key must be the voucher's
     current owner key. Returns the WaitSeconds the server accepted; raises TO0Error."""
     if fdo.key_id(fdo.owner_key(voucher)) != fdo.key_id(owner_key.public_key()):
         raise TO0Error("owner_key is not the voucher's current owner key")
     u = urlsplit(rv_url)
-    if u.scheme != "http" or not u.hostname:
-        raise TO0Error(f"rendezvous URL {rv_url!r}: http://host[:port] only (for now)")
-    host, port = u.hostname, u.port or 80
+    if u.scheme not in ("http", "coap") or not u.hostname:
+        raise TO0Error(f"rendezvous URL {rv_url!r}: http://host[:port] or coap://host[:port]")
+    if u.scheme == "http":
+        host, port = u.hostname, u.port or 80
+
+        def send(t: int, body: bytes, token: str | None):
+            return post(host, port, t, body, token, timeout=timeout)
+    else:
+        from . import fdo_coap
+
+        def send(t: int, body: bytes, token: str | None):
+            rt, reply, session = fdo_coap.post(rv_url, t, body, token and token[7:], timeout)
+            return (200 if rt != 255 else 500), rt, session and "Bearer " + session, reply
     # FDO 1.1 TO0.Hello (20) = [] -> TO0.HelloAck (21) = [NonceTO0Sign]
-    got = post(host, port, MSG_TO0_HELLO, cbor2.dumps([]), timeout=timeout)
+    got = send(MSG_TO0_HELLO, cbor2.dumps([]), None)
     ack = _reply(got, MSG_TO0_HELLO_ACK, "TO0.Hello")
     if not isinstance(ack, list) or len(ack) != 1 or not isinstance(ack[0], bytes) \
             or len(ack[0]) != NONCE_LEN:
         raise TO0Error("TO0.HelloAck must be [NonceTO0Sign (16 bytes)]")
     body = owner_sign(voucher, owner_key, addrs, wait_seconds, ack[0])
-    got = post(host, port, MSG_TO0_OWNER_SIGN, body, got[2], timeout=timeout)
+    got = send(MSG_TO0_OWNER_SIGN, body, got[2])
     # FDO 1.1 TO0.AcceptOwner (23) = [WaitSeconds]
     acc = _reply(got, MSG_TO0_ACCEPT_OWNER, "TO0.OwnerSign")
     if not isinstance(acc, list) or len(acc) != 1 or type(acc[0]) is not int or acc[0] < 0:
