@@ -222,51 +222,16 @@ def relay(port_path: str, exec_file: Path | None, code: str | None, allow: tuple
 @main.command()
 @click.option("--profile", default="nrf52840-dk", show_default=True)
 def demo(profile: str) -> None:
-    """The main job on a virtual board: deploy the firmware, print the board's self-report,
-    then provision it as a factory would (on-device key, IDevID, FDO credential and voucher)."""
-    import tempfile
-    import time
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    from .factory import fdo as fdo_mod
-    from .factory.ca import IssuingCA
-    from .factory.records import Records
-    from .factory.station import Station
+    """The main job on a virtual board, end to end, each stage timed: deploy, self-report,
+    factory provisioning (IDevID, FDO DI), sale (voucher extended), owner TO0, onboarding at
+    power-up (TO1 + TO2 through the serial relay), then EDHOC + OSCORE to the owner's
+    management endpoint with the credentials it delivered."""
+    from . import demo as demo_mod
 
     try:
-        prof = profiles.load(profile)
-        with VirtualBoard(prof) as vb, tempfile.TemporaryDirectory(prefix="imprint-demo-") as tmp:
-            click.echo(f"1. virtual board {prof.name} on {vb.port}")
-            t0 = time.monotonic()
-            files = deploy_mod.deploy(vb.port, port="virtual", progress=_progress(True))
-            click.echo(f"   deployed {len(files)} files (.mpy, SHA-256 verified) in "
-                       f"{time.monotonic() - t0:.1f} s")
-            with connect(vb.port) as b:
-                out = b.exec("import imprint_port, imprint.selftest\n"
-                             "imprint.selftest.main(imprint_port)")
-            click.echo("2. the board's self-report:")
-            for line in out.strip().splitlines():
-                click.echo(f"     {line}")
-            t0 = time.monotonic()
-            ca = IssuingCA.create(Path(tmp) / "ca", org="imprint demo factory")
-            point = ca.fdo_public_key.public_bytes(serialization.Encoding.X962,
-                                                   serialization.PublicFormat.UncompressedPoint)
-            station = Station(ca=ca, records=Records(str(Path(tmp) / "factory.db"), station="demo"),
-                              out_dir=Path(tmp) / "issued", authority=point,
-                              make_manufacturer=lambda: fdo_mod.Manufacturer(
-                                  ca.fdo_key, fdo_mod.rendezvous("http://127.0.0.1:8080")))
-            click.echo(f"3. factory: CA made in {time.monotonic() - t0:.1f} s; provisioning the board")
-            res = station.provision(vb.port, lambda port, step: click.echo(f"     {step}"))
-            if not res.ok:
-                fail(f"provisioning failed: {res.error}")
-            cert = x509.load_pem_x509_certificate((Path(tmp) / "issued" / res.serial / "idevid.pem").read_bytes())
-            voucher = fdo_mod.parse((Path(tmp) / "issued" / res.serial / "voucher.fdo").read_bytes())
-            click.echo(f"   {res.serial} provisioned in {res.seconds:.2f} s: IDevID "
-                       f"{cert.subject.rfc4514_string()}, FDO GUID {bytes(voucher['guid']).hex()}; "
-                       "the private key never left the board")
-    except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError, BoardError) as e:
+        demo_mod.run(profile, click.echo, progress=_progress(True))
+    except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError, BoardError,
+            demo_mod.DemoError, relay_mod.RelayError) as e:
         fail(str(e))
 
 

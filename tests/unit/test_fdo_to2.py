@@ -368,3 +368,31 @@ imprint_port.store().update({{"fdo_cred": {st.get("fdo_cred")!r},
         owner1.stop()
         if owner2 is not None:
             owner2.stop()
+
+
+def test_delivered_credentials_open_an_edhoc_oscore_session(keys):
+    """After TO2 the device reaches the owner's management endpoint (aiocoap, EDHOC method 3
+    + OSCORE) with the credentials the owner delivered (imprint.mgmt on CPython)."""
+    from imprint import mgmt
+    from imprint_host.services.endpoint import ManagementEndpoint
+
+    with ManagementEndpoint(keys["other"]) as ep:
+        iss = ep.issuer()
+        srv = fdo_owner.OwnerServer(fdo_to2.MemoryVoucherStore(), keys["owner"], RV,
+                                    issue=iss).start()
+        try:
+            st, voucher = _di(keys)
+            srv.store.add(fdo.extend(voucher, keys["owner"].public_key(), keys["mfg"]))
+            dev2.to2(st, _sender(srv), info=INFO)
+        finally:
+            srv.stop()
+        ep.allow(iss)
+        session = mgmt.connect(st, transport.SocketDatagram)
+        r = session.get("mgmt/hello")
+        assert r.code == 0x45 and cbor2.loads(r.payload)["n"] == 1
+        assert mgmt.endpoint("coap://h:1/x") == ("h", 1) and mgmt.endpoint("coap://h") == (
+            "h", 5683)
+        # a device that was never issued credentials gets no session
+        st2, _ = _di(keys, "SN-9")
+        with pytest.raises(mgmt.MgmtError, match="onboard first"):
+            mgmt.connect(st2, transport.SocketDatagram)
