@@ -21,6 +21,7 @@ from .board.serial_board import SerialBoard
 from .board.virtual import HEAP_MODES, BoardError, VirtualBoard
 from .factory import cli as factory_cli
 from .services.cli import serve as serve_group
+from .services.owner_cli import owner as owner_group
 from .voucher_cli import voucher as voucher_group
 
 
@@ -238,6 +239,7 @@ def demo(profile: str) -> None:
 main.add_command(factory_cli.factory)
 main.add_command(voucher_group)
 main.add_command(serve_group)
+main.add_command(owner_group)
 
 
 if __name__ == "__main__":

@@ -202,3 +202,24 @@ def test_the_issuer_gives_distinct_key_ids(keys):
     assert a["kid"] != b["kid"] and cbor2.loads(b["ccs"])[2] == (b"\x02" * 16).hex()
     assert set(iss.peer_config()) == {f":device-{a['kid'].hex()}", f":device-{b['kid'].hex()}"}
     assert isinstance(fdo_to2.MemoryVoucherStore(), fdo_to2.MemoryVoucherStore)
+
+
+def test_cli_owner_list_and_export(keys, tmp_path):
+    db = str(tmp_path / "owner.db")
+    s = SQLVoucherStore(db)
+    _, voucher = _di(keys, "SN-EXP")
+    v1 = fdo.extend(voucher, keys["owner"].public_key(), keys["mfg"])
+    g, _ = s.add(v1)
+    s.replace_voucher(g, b"\x42" * 16, v1, {"devmod": {"device": "nrf52840-dk", "sn": "SN-EXP"}})
+    s.close()
+    p = _imprint("owner", "list", "--db", db)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert f"{g.hex()}  replaced -> {'42' * 16}" in out and "owned" in out and "SN-EXP" in out
+    p = _imprint("owner", "export", "42" * 16, "--db", db, "--out", str(tmp_path / "o.ov"))
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert fdo.load((tmp_path / "o.ov").read_bytes()) == v1
+    p = _imprint("owner", "export", "00" * 16, "--db", db, "--out", str(tmp_path / "x.ov"))
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 2 and "no voucher" in err
