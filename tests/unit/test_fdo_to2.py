@@ -396,3 +396,45 @@ def test_delivered_credentials_open_an_edhoc_oscore_session(keys):
         st2, _ = _di(keys, "SN-9")
         with pytest.raises(mgmt.MgmtError, match="onboard first"):
             mgmt.connect(st2, transport.SocketDatagram)
+
+
+def test_an_owner_that_never_answers_is_a_timeout(keys, rv):
+    """TO1 names an owner address that accepts connections and never replies: onboard gives
+    up after its timeout, the device is as it was, and it onboards later with a live owner."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+    threading.Thread(target=accept, daemon=True).start()
+    st, voucher = _di(keys, rv=rv.url)
+    v1 = fdo.extend(voucher, keys["owner"].public_key(), keys["mfg"])
+    try:
+        fdo_owner.to0(rv.url, v1, keys["owner"],
+                      fdo_owner.rvto2addr(f"http://127.0.0.1:{silent.getsockname()[1]}"))
+        before = _state(st)
+        with pytest.raises(dev.FDOError, match="no reply within 300 ms"):
+            dev.onboard(st, transport.SocketStream, INFO, timeout_ms=300)
+        assert _state(st) == before
+    finally:
+        stop.set()
+        silent.close()
+        for c in held:
+            c.close()
+    owner = _owner(keys, "owner", rv.url, [v1])
+    try:
+        fdo_owner.to0(rv.url, v1, keys["owner"], fdo_owner.rvto2addr(owner.url))
+        assert dev.onboard(st, transport.SocketStream, INFO) == st.get("fdo_cred")[4]
+    finally:
+        owner.stop()
