@@ -274,7 +274,7 @@ def header_check(cred, header, hmac, hmac_raw, what):
 
 
 # FDO 1.1 OVEntry = COSE_Sign1 of OVEntryPayload = [OVEHashPrevEntry, OVEHashHdrInfo, OVEExtra,
-#   OVEPubKey] (§3.4.6): one entry of the chain, as its encoded bytes
+#   OVEPubKey] (§3.4.2): one entry of the chain, as its encoded bytes
 def entry_check(raw, i, key, prev, hinfo, mpk):
     # entry i signed by `key` (65-byte point), chained to `prev` (SHA-256 of OVHeader ||
     # OVHeaderHMac for entry 0, else of the entry before) and to hinfo = SHA-256(GUID ||
@@ -310,7 +310,7 @@ def entry_check(raw, i, key, prev, hinfo, mpk):
 
 # FDO 1.1 CDDL OwnershipVoucher = [OVProtVer, OVHeaderTag, OVHeaderHMac, OVDevCertChain,
 #   OVEntryArray: [* OVEntry = COSE_Sign1 of OVEntryPayload = [OVEHashPrevEntry,
-#   OVEHashHdrInfo, OVEExtra, OVEPubKey]]] (FDO 1.1 §3.4.6, TO2.ProveOVHdr / OVNextEntry)
+#   OVEHashHdrInfo, OVEExtra, OVEPubKey]]] (FDO 1.1 §3.4.2, TO2.ProveOVHdr / OVNextEntry)
 def voucher_owner(store, voucher):
     # Verify the voucher on the device -> the current owner's key (65-byte P-256 point):
     # the OVHeader is this device's (GUID, HMAC), its OVPubKey hashes to DCPubKeyHash, and

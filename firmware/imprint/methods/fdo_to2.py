@@ -28,7 +28,7 @@ MSG_DEVICE_SVI = const(68)
 MSG_OWNER_SVI = const(69)
 MSG_DONE = const(70)
 MSG_DONE2 = const(71)
-KEX = "ECDH256"               # FDO 1.1 §3.6.3: P-256 ECDH, 16 random bytes per side
+KEX = "ECDH256"               # FDO 1.1 key exchange: P-256 ECDH, 16 random bytes a side
 CIPHERS = {32: 16, 33: 32}    # COSE AES-CCM-64-128-128 / -256 -> SEK bytes (tag 16, nonce 7)
 _CUPH_NONCE = const(256)       # ProveOVHdr unprotected: NonceTO2ProveDv
 _CUPH_OWNER_KEY = const(257)   # ProveOVHdr unprotected: the owner's PublicKey
@@ -47,7 +47,7 @@ _INVALID_MESSAGE = const(101)  # FDO 1.1 Error Code Values: INVALID_MESSAGE_ERRO
 
 # --- key exchange and the session ----------------------------------------------------------
 
-# FDO 1.1 §3.6.3 ECDH256 xAKeyExchange / xBKeyExchange = bstr: len(x) x len(y) y len(r) r,
+# FDO 1.1 key exchange ECDH256: xAKeyExchange / xBKeyExchange = bstr: len(x) x len(y) y len(r) r,
 # lengths as 2-byte big-endian
 def kex_param(point, rand):
     return (b"\x00\x20" + point[1:33] + b"\x00\x20" + point[33:65]
@@ -72,14 +72,14 @@ def kex_parse(b):
     return b"\x04" + out[0] + out[1], out[2]
 
 
-# FDO 1.1 §3.6.4 KDF: NIST SP 800-108 counter mode, HMAC-SHA256, r = 8:
+# FDO 1.1 key derivation: NIST SP 800-108 counter mode, HMAC-SHA256, r = 8:
 #   K(1) = HMAC(ShSe, 0x01 || "FIDO-KDF" || 0x00 || "AutomaticOnboardTunnel" || [L]_2)
 def kdf(shse, n):
     return crypto.hmac_sha256(shse, b"\x01FIDO-KDF\x00AutomaticOnboardTunnel"
                               + (n * 8).to_bytes(2, "big"))[:n]
 
 
-# FDO 1.1 §3.6.5 COSE_Encrypt0 (RFC 9052 §5.2) = [protected {1: alg}, {5: IV}, ciphertext];
+# FDO 1.1 §4.4 EMBlock: COSE_Encrypt0 (RFC 9052 §5.2) = [protected {1: alg}, {5: IV}, ciphertext];
 # AAD = Enc_structure ["Encrypt0", protected, h'']
 def _prot(alg):
     return cbor.dumps({1: alg})
@@ -167,8 +167,8 @@ def _nonce(x, what):
 
 
 # --- ServiceInfo ---------------------------------------------------------------------------
-# FDO 1.1 §3.9 ServiceInfo = [* [ServiceInfoKey: tstr "module:message", ServiceInfoVal:
-# bstr .cbor any]]. The device offers devmod (§3.9.3) and imprint; an owner activates a
+# FDO 1.1 §3.8 ServiceInfo = [* [ServiceInfoKey: tstr "module:message", ServiceInfoVal:
+# bstr .cbor any]]. The device offers devmod (the mandatory module) and imprint; an owner activates a
 # module with "name:active" = true.
 
 def devmod(info, modules):
@@ -238,7 +238,7 @@ def _owner_svi(svi, st, out):
         elif mod == "devmod" and msg == "active":
             pass
         elif msg == "active" and val is True:
-            # FDO 1.1 §3.9.2: activating a module the device lacks -> "name:active" = false
+            # FDO 1.1 §3.8: activating a module the device lacks -> "name:active" = false
             out.append([mod + ":active", cbor.dumps(False)])
         # messages of modules this device does not have are ignored
 
@@ -278,7 +278,7 @@ def to2(store, send, to1d=None, info=None, cipher=32, rand=crypto.random_bytes):
     except OwnerRefused:
         raise
     except FDOError as e:
-        # FDO 1.1 §3.8 Error (255) = [EMErrorCode, EMPrevMsgID, EMErrorStr, EMErrorTs,
+        # FDO 1.1 §5.1.1 Error (255) = [EMErrorCode, EMPrevMsgID, EMErrorStr, EMErrorTs,
         #   EMErrorCID]: tell the owner the run is over (best effort; not encrypted)
         try:
             send(fdo.MSG_ERROR, cbor.dumps([_INVALID_MESSAGE, last[0], str(e)[:120], None,
@@ -338,7 +338,7 @@ def _to2(store, send, to1d, info, cipher, rand):
         t1 = _signed(to1d, "to1d")
         _verify(owner, t1, "to1d (the RVRedirect blob, signed by the owner)")
     xa, owner_rand = kex_parse(p[5][0])
-    # FDO 1.1 §3.6.3: ShSe = ECDH(x) || DeviceRandom || OwnerRandom -> SEK
+    # FDO 1.1 key exchange: ShSe = ECDH(x) || DeviceRandom || OwnerRandom -> SEK
     crypto.aes_prepare()
     d, pub = crypto.p256_keypair()
     dev_rand = bytes(rand(_RAND))
@@ -378,7 +378,7 @@ def _to2(store, send, to1d, info, cipher, rand):
     if not fdo._rv_ok(p[0][0]):
         raise FDOError(w + ": the replacement RendezvousInfo is malformed")
     if new_guid == guid:
-        # FDO 1.1 §5.5.5 credential reuse: not offered by this device
+        # FDO 1.1 Credential Reuse protocol: not offered by this device
         raise FDOError(w + ": the owner asks for credential reuse (same GUID), which this "
                        "device does not support")
     # the replacement OVHeader: [OVHProtVer, new GUID, new RV info, DeviceInfo, Owner2Key,

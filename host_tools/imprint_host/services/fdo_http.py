@@ -13,7 +13,7 @@ The FDO HTTP transport (FDO 1.1 §4.3; as go-fdo and the Java reference server d
 Both reference servers answer every FDO Error with HTTP 500 and go-fdo's client accepts only
 200 or 500 (with a CBOR body), so every FDO-level failure here is a 500 with Message-Type 255.
 Requests that are not FDO messages at all get 404 (a path outside /fdo/101/msg/{n}) or 405 (a
-method other than POST), still with an Error body. Error codes (FDO 1.1 §3.8, Error Code
+method other than POST), still with an Error body. Error codes (FDO 1.1 §5.1.1, Error Code
 Values): 1 INVALID_JWT_TOKEN (SetHMAC with a missing, unknown or expired session token),
 6 RESOURCE_NOT_FOUND (no such resource), 100 MESSAGE_BODY_ERROR (a body that is not the
 message, a message out of order, too large), 500 INTERNAL_SERVER_ERROR (recording the voucher
@@ -76,10 +76,10 @@ class Reply:
 
 # FDO 1.1 Error (255) = [EMErrorCode, EMPrevMsgID, EMErrorStr, EMErrorTs, EMErrorCID]
 def error_message(code: int, prev_msg: int, text: str) -> bytes:
-    """An FDO Error message body. EMErrorTs is the Unix time as a plain uint (as go-fdo writes
-    and reads it); no correlation id (null)."""
+    """An FDO Error message body. EMErrorTs and EMErrorCID are null, which the spec allows:
+    its CDDL has no bare uint for the time (only null, UTCStr #6.0 or #6.1 uint)."""
     prev_msg = prev_msg if 0 <= prev_msg <= 255 else 0    # EMPrevMsgID: uint8
-    return cbor2.dumps([code, prev_msg, text, int(time.time()), None])
+    return cbor2.dumps([code, prev_msg, text, None, None])
 
 
 def _error(code: int, prev_msg: int, text: str, status: int = 500, close: bool = False) -> Reply:

@@ -302,7 +302,7 @@ class RVServer(FDOHTTPServer):
                                                   "server answers (TO0 20, 22; TO1 30, 32)")
             return fn(body, token)
         except RVError as e:
-            self._drop(token)       # an Error ends the run (FDO 1.1 §3.8)
+            self._drop(token)       # an Error ends the run (FDO 1.1 §5.1.1)
             self._bump_failed()
             log.info("FDO RV: message %d refused: %s", msg_type, e)
             return _error(e.code, msg_type, str(e))

@@ -8,7 +8,7 @@ the device's messages in order and returns the owner's replies (cbor2 + cryptogr
     DeviceServiceInfo 68    -> OwnerServiceInfo 69   (as many rounds as ServiceInfo needs)
     Done 70                 -> Done2 71           the replacement voucher is recorded first
 
-Key exchange ECDH256 (FDO 1.1 §3.6.3): ShSe = ECDH x || DeviceRandom || OwnerRandom, SEK =
+Key exchange ECDH256 (FDO 1.1 key exchange): ShSe = ECDH x || DeviceRandom || OwnerRandom, SEK =
 HMAC-SHA256(ShSe, 0x01 "FIDO-KDF" 0x00 "AutomaticOnboardTunnel" [L]_2) (SP 800-108 counter
 mode, one block). Cipher suites AES-CCM-64-128-128 (32) and AES-CCM-64-128-256 (33): the ones a
 MicroPython board runs with its AES-CCM.
@@ -146,7 +146,7 @@ def _raw_items(data: bytes, n: int, what: str) -> list[bytes]:
 
 
 def kex_param(pub: ec.EllipticCurvePublicKey, rand: bytes) -> bytes:
-    # FDO 1.1 §3.6.3 ECDH256 parameter: 2-byte lengths before x, y and the random
+    # FDO 1.1 key exchange ECDH256 parameter: 2-byte lengths before x, y and the random
     n = pub.public_numbers()
     x, y = n.x.to_bytes(32, "big"), n.y.to_bytes(32, "big")
     return b"\x00\x20" + x + b"\x00\x20" + y + len(rand).to_bytes(2, "big") + rand
@@ -174,7 +174,7 @@ def kex_parse(b) -> tuple[ec.EllipticCurvePublicKey, bytes]:
 
 
 def kdf(shse: bytes, n: int) -> bytes:
-    # FDO 1.1 §3.6.4: NIST SP 800-108 counter mode, HMAC-SHA256, r = 8, [L]_2, label
+    # FDO 1.1 key derivation: NIST SP 800-108 counter mode, HMAC-SHA256, r = 8, [L]_2, label
     # "FIDO-KDF", context "AutomaticOnboardTunnel" (no ContextRand for ECDH)
     return KBKDFHMAC(hashes.SHA256(), Mode.CounterMode, n, rlen=1, llen=2,
                      location=CounterLocation.BeforeFixed, label=b"FIDO-KDF",
