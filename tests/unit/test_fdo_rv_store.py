@@ -87,6 +87,14 @@ def test_expiry(db_url, opened):
     assert s.get(g, T0) is None                   # not back when the clock is earlier
 
 
+def test_purge_drops_only_the_expired(db_url, opened):
+    for s in (opened(db_url), MemoryRVStore()):
+        for i, t in enumerate((T0 + 10, T0 + 20, T0 + 30)):
+            s.put(_reg(bytes([i]) * 16, t))
+        assert s.purge(T0 + 20) == 2 and len(s) == 1
+        assert s.get(b"\x02" * 16, T0) is not None and s.purge(T0 + 20) == 0
+
+
 def test_replace(db_url, opened):
     s = opened(db_url)
     g = b"\x22" * 16

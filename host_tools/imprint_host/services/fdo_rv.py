@@ -108,6 +108,14 @@ class MemoryRVStore:
         with self._lock:
             self._regs.pop(guid, None)
 
+    def purge(self, now: float) -> int:
+        """Forget every expired registration -> how many."""
+        with self._lock:
+            gone = [g for g, r in self._regs.items() if r.expires <= now]
+            for g in gone:
+                del self._regs[g]
+            return len(gone)
+
     def __len__(self) -> int:
         return len(self._regs)
 
@@ -167,6 +175,12 @@ class SQLRVStore:
     def delete(self, guid: bytes) -> None:
         with self._sql.tx() as tx:
             tx.execute("DELETE FROM rv_registrations WHERE guid = ?", (bytes(guid),))
+
+    def purge(self, now: float) -> int:
+        """Delete every expired registration -> how many."""
+        with self._sql.tx() as tx:
+            return tx.execute("DELETE FROM rv_registrations WHERE expires <= ?",
+                              (float(now),)).rowcount
 
     def __len__(self) -> int:
         """The registrations stored (expired ones included until a get drops them)."""
@@ -386,6 +400,7 @@ class RVServer(FDOHTTPServer):
             raise RVError(INVALID_MESSAGE_ERROR, "this rendezvous server does not serve this "
                                                  "voucher (policy)")
         ttl = min(wait, self.max_ttl)
+        self.store.purge(self.now())      # each accepted TO0 also clears what has expired
         to1d = cbor2.dumps(cbor2.CBORTag(fdo.COSE_SIGN1_TAG, [prot, {}, payload, sig]))
         self.store.put(Registration(v["guid"], voucher, to1d, _spki(device_key),
                                     _spki(v["owner_key"]), self.now() + ttl))
