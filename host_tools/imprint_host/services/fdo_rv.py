@@ -18,7 +18,8 @@ exactly this to0d. The time to live is min(WaitSeconds, max_ttl). `accept(parsed
 add a policy (trusted manufacturer keys, allowed owners).
 
 State lives in an `RVStore`: `MemoryRVStore` (in memory) or `SQLRVStore(url)` (SQLite file or
-PostgreSQL, registrations survive a restart); both offer put / get / delete.
+PostgreSQL, registrations survive a restart); both offer put / get / delete / purge (expired
+rows go when a lookup meets them and at every accepted TO0).
 
 Error codes (FDO 1.1 Error Code Values): 2 INVALID_OWNERSHIP_VOUCHER, 3 INVALID_OWNER_SIGN_BODY
 (to1d: signature, hash or shape), 6 RESOURCE_NOT_FOUND (no live registration for the GUID),
