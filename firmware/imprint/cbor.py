@@ -332,6 +332,49 @@ def dumps(obj):
     return bytes(out)
 
 
+def _parts(parts, obj, depth):
+    t = type(obj)
+    head = bytearray()
+    if t is bytes and len(obj) > 23:
+        # RFC 8949 §3.1 major type 2: the head, then the string itself (no copy of it)
+        _head(head, 2, len(obj))
+        parts.append(bytes(head))
+        parts.append(obj)
+        return
+    if depth <= 0 or not (t is list or t is tuple or t is dict):
+        parts.append(dumps(obj))
+        return
+    if t is dict:
+        _head(head, 5, len(obj))
+        parts.append(bytes(head))
+        pairs = []
+        for k in obj:
+            pairs.append((dumps(k), k))
+        pairs.sort(key=_first)
+        last = None
+        for kb, k in pairs:
+            if kb == last:
+                raise CBORError("two map keys encode the same: %r" % (k,))
+            last = kb
+            parts.append(kb)
+            _parts(parts, obj[k], depth - 1)
+    else:
+        _head(head, 4, len(obj))
+        parts.append(bytes(head))
+        for x in obj:
+            _parts(parts, x, depth - 1)
+
+
+def dumps_parts(obj, depth=3):
+    # dumps(obj) as a list of byte strings whose concatenation is exactly dumps(obj), the
+    # arrays and maps of the top `depth` levels split at their items and byte strings given
+    # as they are (after their head): a large item written piece by piece never needs one
+    # large buffer (the heap of a board is fragmented).
+    parts = []
+    _parts(parts, obj, depth)
+    return parts
+
+
 def dumps_seq(items):
     # A CBOR sequence (RFC 8742): the items' encodings, concatenated.
     out = bytearray()

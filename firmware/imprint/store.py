@@ -40,16 +40,29 @@ def _check(data):
     return hashlib.sha256(data).digest()[:_CHECK]
 
 
+def _check_parts(parts):
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p)
+    return h.digest()[:_CHECK]
+
+
 # Store slot (issue 5 contract): slot = CBOR [seq: uint, state: {* tstr => any}] || SHA-256[0:4]
 def _encode(seq, state):
+    # -> the slot as a list of pieces (cbor.dumps_parts, then the checksum): a write needs no
+    # buffer as large as the state, which a fragmented heap may not have in one piece
     try:
-        enc = cbor.dumps([seq, state])
+        parts = cbor.dumps_parts([seq, state], 3)
     except (cbor.CBORError, TypeError, ValueError) as e:
         raise StoreError("a value cannot be stored (CBOR data model only): %s" % e)
-    if len(enc) > MAX_STATE:
+    n = 0
+    for p in parts:
+        n += len(p)
+    if n > MAX_STATE:
         raise StoreError("the new state would take %d bytes, over the store's limit of %d; "
-                         "nothing was written" % (len(enc), MAX_STATE))
-    return enc + _check(enc)
+                         "nothing was written" % (n, MAX_STATE))
+    parts.append(_check_parts(parts))
+    return parts
 
 
 # Store slot (issue 5 contract): slot = CBOR [seq: uint, state: {* tstr => any}] || SHA-256[0:4]
@@ -111,7 +124,8 @@ def _same(a, b):
 
 
 class Store:
-    # Store(fs): fs.read(name) -> bytes or None, fs.write(name, data) (DirFS, or a test's).
+    # Store(fs): fs.read(name) -> bytes or None, fs.write(name, parts): the file is the
+    # concatenation of the list of byte strings `parts` (DirFS, or a test's).
     def __init__(self, fs):
         self._fs = fs
         found = []  # (seq, slot, data) of the slots with a good checksum, newest first
@@ -199,10 +213,8 @@ class Store:
         if first:
             # The state is committed in a.cbor; a copy in b.cbor (seq 2) marks the store as
             # having held a state, and survives damage to a.cbor.
-            data = bytearray(data)
-            data[1] = 2  # seq 1 -> 2: both are one-byte CBOR unsigned integers
-            n = len(data) - _CHECK
-            data[n:] = _check(memoryview(data)[:n])
+            data[1] = b"\x02"  # seq 1 -> 2 (parts: array head, seq, ..., checksum)
+            data[-1] = _check_parts(data[:-1])
             try:
                 self._write(1, data)
             except StoreError:
@@ -284,12 +296,13 @@ class DirFS:
         finally:
             f.close()
 
-    def write(self, name, data):
+    def write(self, name, parts):
         f = open(self._name(name), "wb")
         try:
-            n = f.write(data)
-            if n is not None and n != len(data):
-                raise OSError(28)  # ENOSPC: a short write
+            for p in parts:
+                n = f.write(p)
+                if n is not None and n != len(p):
+                    raise OSError(28)  # ENOSPC: a short write
             sync = getattr(os, "fsync", None)  # CPython; littlefs needs only the close
             if sync is not None:
                 f.flush()

@@ -183,3 +183,15 @@ def test_tag_and_simple_values():
     assert cbor.dumps(cbor.Simple(19)) == b"\xf3"
     assert cbor.dumps(cbor.Simple(32)) == b"\xf8\x20"
     assert cbor.loads(b"\xf8\x20") == cbor.Simple(32)
+
+
+def test_dumps_parts_concatenate_to_dumps():
+    state = {"idevid_chain": [bytes(range(200)), b"\x30" * 300], "serial": "SN-1",
+             "fdo_cred": [True, 101, bytes(32), "m", bytes(16), [[[5, b"\x61"]]], [-16, b"x"]],
+             "op_creds": {"ccs": b"\xa1", "kid": b"\x01", "uri": "coap://h"}, 7: None}
+    for obj in ([5, state], state, [], {}, 3, [[[[1]]]], (1, (2, 3))):
+        for depth in (0, 1, 2, 3, 5):
+            parts = cbor.dumps_parts(obj, depth)
+            assert b"".join(parts) == cbor.dumps(obj), (obj, depth)
+    parts = cbor.dumps_parts([5, state], 3)
+    assert max(len(p) for p in parts) <= 300 + 3 and len(parts) > 20

@@ -37,10 +37,11 @@ class SimFlash:
     def read(self, name):
         return self.files.get(name)
 
-    def write(self, name, data):
+    def write(self, name, parts):
+        # the file is the concatenation of parts (the store writes a slot piece by piece)
         if self.fail:
             raise OSError(28)
-        data = bytes(data)
+        data = b"".join(parts)
         cut = self.cut
         if cut is None or cut[0] != len(self.log):
             self.log.append((name, len(data)))
@@ -342,13 +343,13 @@ def test_dirfs_on_flash_survives_reopen():
     assert r.seq == 3 and r.items() == s.items()
     # a torn newer slot on the flash: the other one is used
     b = fs.read("b.cbor")
-    fs.write("a.cbor", fs.read("a.cbor")[:17])
+    fs.write("a.cbor", [fs.read("a.cbor")[:17]])
     assert store.Store(store.DirFS(path)).items() == [("idevid_key", b"\x42" * 32),
                                                       ("serial", "SN-DIR")]
     # a file bigger than any slot is read only as far as needed to know it is not one
-    fs.write("b.cbor", bytes(store.MAX_STATE + 100))
+    fs.write("b.cbor", [bytes(store.MAX_STATE + 100)])
     assert len(fs.read("b.cbor")) == store.MAX_STATE + 5
-    fs.write("b.cbor", b)
+    fs.write("b.cbor", [b])
     assert store.Store(store.DirFS(path)).seq == 2
     _rmtree(path)
     os.rmdir(base + "/imprint-test")
@@ -375,7 +376,7 @@ def test_dirfs_refuses_a_directory_import_would_take_for_a_package():
             assert raises(store.StoreError, store.DirFS, "imprint")
         assert had or "imprint" not in os.listdir(root or "/")
         fs = store.DirFS(root + "/imprint-test")  # no module is named so
-        fs.write("x", b"1")
+        fs.write("x", [b"1"])
         assert fs.read("x") == b"1"
         _rmtree(root + "/imprint-test")
     finally:

@@ -49,5 +49,5 @@ class MemFS:
     def read(self, name):
         return self.files.get(name)
 
-    def write(self, name, data):
-        self.files[name] = bytes(data)
+    def write(self, name, parts):
+        self.files[name] = b"".join(parts)

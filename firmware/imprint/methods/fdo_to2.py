@@ -296,6 +296,8 @@ def _to2(store, send, to1d, info, cipher, rand):
     dkey = store.get("idevid_key")
     if not cred[fdo.DC_ACTIVE] or dkey is None:
         raise FDOError("TO2 needs an active FDO device credential and the IDevID key")
+    # the AES tables (4 x 1 KB) now, before P-256 work leaves no 1 KB hole in the heap
+    crypto.aes_prepare()
     guid = cred[fdo.DC_GUID]
     # FDO 1.1 TO2.HelloDevice (60) = [maxDeviceMessageSize, Guid, NonceTO2ProveOV,
     #   kexSuiteName, cipherSuiteName, eASigInfo]
@@ -339,7 +341,6 @@ def _to2(store, send, to1d, info, cipher, rand):
         _verify(owner, t1, "to1d (the RVRedirect blob, signed by the owner)")
     xa, owner_rand = kex_parse(p[5][0])
     # FDO 1.1 key exchange: ShSe = ECDH(x) || DeviceRandom || OwnerRandom -> SEK
-    crypto.aes_prepare()
     d, pub = crypto.p256_keypair()
     dev_rand = bytes(rand(_RAND))
     xb = kex_param(pub, dev_rand)
