@@ -27,6 +27,10 @@ before measuring.
 A second table gives the heap that ONE EDHOC session object keeps between messages
 (method 3, suite 2, kid): the handshake is run up to a point, everything but that one
 object is dropped, and the heap freed by dropping it too is what it kept.
+
+The row fdo-to2 (FDO TO2, the device side) plays back a TO2 run recorded on the host
+against in-process rendezvous and owner servers, this unix build having no socket module;
+the device's randomness is fixed so that its messages are the recorded ones (FDO_SETUP).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -190,6 +194,166 @@ if len(outer.payload) <= len(msg.payload) + 8:
 """
 
 
+# FDO TO2, the device side (imprint.methods.fdo_to2.to2 over fdo.http_sender) against a TO2
+# run recorded on the host: the unix port here has no socket module, so the owner's HTTP
+# replies are played back. The device's randomness is fixed (FDO_RAND, the same code on the
+# host and in the script), so its messages are the recorded ones byte for byte (each request
+# is checked) and the owner's recorded replies are valid for them: the device does all of its
+# work (voucher and to1d checks, ECDH, signing, AES-CCM, ServiceInfo, the store update).
+
+FDO_RAND = """\
+import hashlib
+_rng = [0]
+def _rand(n):
+    out = b""
+    while len(out) < n:
+        _rng[0] += 1
+        out += hashlib.sha256(b"imprint heap_peak fdo" + _rng[0].to_bytes(4, "big")).digest()
+    return out[:n]
+"""
+
+FDO_SETUP = FDO_RAND + """\
+from imprint import crypto, store
+from imprint.methods import fdo, fdo_to2
+crypto.register("random_bytes", _rand)
+class _Flash:
+    # the store's flash: the slot the factory wrote; writes go to flash (only their size kept)
+    def __init__(self):
+        self.written = {}
+    def read(self, name):
+        return FDO_SLOT if name == "a.cbor" else None
+    def write(self, name, parts):
+        n = 0
+        for p in parts:
+            n += len(p)
+        self.written[name] = n
+_at = [0]
+class _Conn:
+    # one recorded HTTP connection: the request must be the recorded one; the reply comes
+    # back at most 1024 bytes a recv, as the relay's stream frames carry it
+    def __init__(self, host, port):
+        self.req = FDO_REQ[_at[0]]
+        self.rep = FDO_REP[_at[0]]
+        self.pos = 0
+        _at[0] += 1
+    def send(self, data):
+        if data != self.req:
+            raise AssertionError("request %d differs from the recorded one" % (_at[0] - 1))
+    def recv(self, n, timeout_ms):
+        k = min(n, 1024, len(self.rep) - self.pos)
+        b = self.rep[self.pos:self.pos + k]
+        self.pos += k
+        return b
+    def close(self):
+        pass
+_stores = [store.Store(_Flash()), store.Store(_Flash())]  # loaded as at boot; one per run
+"""
+
+FDO_BODY = """\
+_rng[0] = 0
+_at[0] = 0
+st = _stores.pop()
+g = fdo_to2.to2(st, fdo.http_sender(_Conn, FDO_HOST, FDO_PORT), FDO_TO1D, FDO_INFO)
+if g != FDO_NEW_GUID or st.get("fdo_cred")[4] != g or len(st.get("op_key")) != 32:
+    raise AssertionError("TO2 did not deliver the credentials")
+"""
+
+
+class _MemFS:
+    """imprint.store's file interface in a dict (the host's copy of the board's store)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+    def write(self, name: str, parts: list[bytes]) -> None:
+        self.files[name] = b"".join(parts)
+
+
+def fdo_transcript() -> dict:
+    """The fdo-to2 row's inputs: a device after DI in-process (bench/fdo.py's device_di), its
+    store as the factory leaves it (slot a.cbor), the to1d from TO1 with an in-process
+    rendezvous server, and one TO2 with an in-process owner server (HTTP over loopback, the
+    device code on CPython), recorded per connection with the device's randomness FDO_RAND.
+    {} (the row says n/a) when any of it fails."""
+    try:
+        import fdo as bench_fdo  # bench/fdo.py
+        from imprint import store as host_store
+        from imprint import transport
+        from imprint.methods import fdo as dev_fdo
+        from imprint.methods import fdo_to2 as dev_to2
+        from imprint_host.factory import fdo as host_fdo
+        from imprint_host.services import fdo_owner, fdo_to2
+        from imprint_host.services.credentials import EndpointIssuer
+        from imprint_host.services.fdo_rv import RVServer
+        from cryptography.hazmat.primitives.asymmetric import ec
+    except Exception as e:
+        print(f"warning: no FDO TO2 recording: {type(e).__name__}: {e}", file=sys.stderr)
+        return {}
+    conns: list[list[bytes]] = []  # [request, reply] per connection
+
+    class Recorded:
+        # a SocketStream that keeps what went each way
+        def __init__(self, host: str, port: int):
+            self.s = transport.SocketStream(host, port)
+            conns.append([b"", b""])
+
+        def send(self, data: bytes) -> None:
+            conns[-1][0] += bytes(data)
+            self.s.send(data)
+
+        def recv(self, n: int, timeout_ms: int):
+            b = self.s.recv(n, timeout_ms)
+            if b:
+                conns[-1][1] += b
+            return b
+
+        def close(self) -> None:
+            self.s.close()
+
+    info = {"os": "MicroPython", "arch": "armv7emsp", "version": "1.27.0",
+            "device": "nrf52840-dk", "sn": "HEAP-1"}
+    def key(label: str) -> ec.EllipticCurvePrivateKey:
+        # fixed keys: the inputs' sizes (and so the heap's layout) are the same every time
+        return ec.derive_private_key(int.from_bytes(_seed("fdo " + label), "big"), ec.SECP256R1())
+
+    keys = bench_fdo.Keys.make(key)
+    rng: dict = {}
+    exec(FDO_RAND, rng)  # the script's randomness, run here
+    try:
+        with RVServer(max_ttl=3600) as rv, fdo_owner.OwnerServer(
+                fdo_to2.MemoryVoucherStore(), keys.owner, [rv.url],
+                issue=EndpointIssuer("coap://127.0.0.1:5683/.well-known/edhoc",
+                                     key("endpoint"))) as owner:
+            state, voucher = bench_fdo.device_di(keys, info["sn"], rv.url, info["device"],
+                                                 key("device"))
+            sold = host_fdo.extend(voucher, keys.owner.public_key(), keys.mfg)
+            old = owner.store.add(sold)
+            fdo_owner.to0(rv.url, sold, keys.owner, fdo_owner.rvto2addr(owner.url))
+            fs = _MemFS()
+            st = host_store.Store(fs)
+            st.update(state)
+            slot, port = fs.files["a.cbor"], owner.port  # the factory's slot; before TO2
+            _, to1d = dev_fdo.to1(st, dev_fdo.http_sender(transport.SocketStream, "127.0.0.1",
+                                                          rv.port), raw=True)
+            host_crypto.register("random_bytes", rng["_rand"])
+            try:
+                new = dev_to2.to2(st, dev_fdo.http_sender(Recorded, "127.0.0.1", port), to1d,
+                                  info)
+            finally:
+                host_crypto.register("random_bytes", None)
+            if owner.store.replaced.get(old) != new or owner.onboarded != 1:
+                raise RuntimeError("the owner did not record the onboarding")
+    except Exception as e:
+        print(f"warning: no FDO TO2 recording: {type(e).__name__}: {e}", file=sys.stderr)
+        return {}
+    return {"FDO_SLOT": slot, "FDO_TO1D": to1d, "FDO_INFO": info,
+            "FDO_HOST": "127.0.0.1", "FDO_PORT": port, "FDO_NEW_GUID": new,
+            "FDO_REQ": [c[0] for c in conns], "FDO_REP": [c[1] for c in conns]}
+
+
 @dataclass(frozen=True)
 class Op:
     key: str
@@ -200,6 +364,7 @@ class Op:
     extra: dict = field(default_factory=dict)  # more constants
     warm: bool = True  # the "second run" column makes sense
     transcript: bool = False  # needs M1..M4 from edhoc_transcript()
+    fdo: bool = False  # needs the recorded TO2 run from fdo_transcript() (in extra)
 
 
 OPS: list[Op] = [
@@ -228,6 +393,8 @@ OPS: list[Op] = [
        + EDHOC_SETUP, EDHOC_INI_BODY, needs="imprint.edhoc", transcript=True),
     Op("edhoc-responder", "EDHOC m3/s2/kid, responder alone", "from imprint import crypto\n"
        + EDHOC_SETUP, EDHOC_RESP_BODY, needs="imprint.edhoc", transcript=True),
+    Op("fdo-to2", "FDO TO2 device side, one onboarding", FDO_SETUP, FDO_BODY,
+       needs="imprint.methods.fdo_to2", fdo=True),
 ]
 
 # One EDHOC session kept between messages: (label, side, steps run).
@@ -402,6 +569,9 @@ def measure_op(binary: Path, op: Op, consts: dict[str, bytes], path: list[Path],
     if op.transcript and "M1" not in consts:
         res.note = "n/a (module missing)" if op.needs else "n/a (no transcript)"
         return res
+    if op.fdo and "FDO_REQ" not in op.extra:
+        res.note = "n/a (no TO2 recording)"
+        return res
     # discovery, in a large heap: the imprint modules the operation loads
     script = tmp / f"{op.key}-{tag}-discover.py"
     script.write_text(op_script(op, consts, [], discover=True))
@@ -570,6 +740,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     consts = fixtures()
     if any(o.transcript for o in ops):
         consts.update(edhoc_transcript(consts))
+    if any(o.fdo for o in ops):
+        fdo_in = fdo_transcript()
+        ops = [replace(o, extra={**o.extra, **fdo_in}) if o.fdo else o for o in ops]
     with tempfile.TemporaryDirectory(prefix="imprint-heap-") as tmp_s:
         tmp = Path(tmp_s)
         info_script = tmp / "info.py"
@@ -597,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs: dict[tuple, concurrent.futures.Future] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             # the slow ones first
-            for op in sorted(ops, key=lambda o: not o.key.startswith("edhoc")):
+            for op in sorted(ops, key=lambda o: not (o.key.startswith("edhoc") or o.fdo)):
                 for mode in modes:
                     jobs[(op.key, mode, False)] = pool.submit(
                         measure_op, binary, op, consts, paths[mode], work, mode, False,
