@@ -1,8 +1,8 @@
 # imprint.store: the device's credential store (keys, certificate chains, the FDO device
 # credential, the lifecycle state). A name -> value map (CBOR data model) kept in two slot
-# files, "a.cbor" and "b.cbor". An update encodes the whole new state once and writes it
-# into the slot that does not hold the state in use, with the next sequence number; loading
-# takes the valid slot with the highest one. A power cut at any byte of a write leaves the
+# files, "a.cbor" and "b.cbor". An update encodes the whole new state (in pieces, see
+# _encode) and writes it into the slot that does not hold the state in use, with the next
+# sequence number; loading takes the valid slot with the highest one. A power cut at any byte of a write leaves the
 # other slot intact, so the store reads back as the old or the new state, never a mix.
 #
 # A slot file is valid when it is exactly CBOR [seq, state] followed by the first 4 bytes of
