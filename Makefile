@@ -67,6 +67,7 @@ bench: setup
 	$(BIN)/python bench/crypto.py
 	$(BIN)/python bench/edhoc.py
 	$(BIN)/python bench/factory.py
+	$(BIN)/python bench/fdo.py
 
 bench-heap: setup
 	$(BIN)/python bench/heap_peak.py
