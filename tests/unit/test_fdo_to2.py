@@ -314,16 +314,19 @@ def test_cipher_suite_256(keys, owner):
 # --- a virtual board, through the relay ---------------------------------------------------
 
 def test_virtual_board_onboards_and_is_resold(keys, rv, tmp_path):
-    """The whole story on a virtual board (nrf52840-dk profile, no network): its TO1 and TO2
-    go through `imprint relay` to the rendezvous and owner services; then resale to owner2."""
+    """The whole story on a virtual board (nrf52840-dk profile, no network), every device step
+    on the board through `imprint relay`: FDO DI with the manufacturer's DI server, then (the
+    voucher extended to owner, TO0) TO1 and TO2; then resale to owner2; then the first owner,
+    registered again with its old voucher, cannot onboard it."""
     from imprint_host import deploy, relay
     from imprint_host.board import profiles
     from imprint_host.board.virtual import VirtualBoard
+    from imprint_host.services.fdo_http import DIServer
 
-    st, voucher = _di(keys, rv=rv.url)
-    v1 = fdo.extend(voucher, keys["owner"].public_key(), keys["mfg"])
-    owner1 = _owner(keys, "owner", rv.url, [v1])
-    owner2 = None
+    chain = [_cert("SN-VB", keys["device"].public_key(), "root", keys["root"]),
+             _cert("root", keys["root"].public_key(), "root", keys["root"], ca=True)]
+    vouchers = {}
+    owner1 = owner2 = None
     onboard = f"""
 import imprint_port, gc
 from imprint.methods import fdo
@@ -334,16 +337,24 @@ c = st.get("op_creds")
 print(repr((g, st.get("fdo_cred")[4], c["uri"], c["kid"], len(st.get("op_key")))))
 """
     try:
-        fdo_owner.to0(rv.url, v1, keys["owner"], fdo_owner.rvto2addr(owner1.url))
-        with VirtualBoard(profiles.load("nrf52840-dk"), flash=tmp_path / "flash") as vb:
+        with VirtualBoard(profiles.load("nrf52840-dk"), flash=tmp_path / "flash") as vb, \
+                DIServer(lambda: fdo.Manufacturer(keys["mfg"], rv.url),
+                         on_voucher=lambda sn, g, v: vouchers.update({sn: v})) as di:
             deploy.deploy(vb.port, port="virtual")
-            load = f"""
+            out, err = relay.run_program(vb.port, f"""
 import imprint_port
-imprint_port.store().update({{"fdo_cred": {st.get("fdo_cred")!r},
-                              "idevid_key": {st.get("idevid_key")!r}}})
-"""
-            out, err = relay.run_program(vb.port, load, timeout=60)
+from imprint.methods import fdo
+st = imprint_port.store()
+st.update({{"idevid_chain": {chain!r}, "idevid_key": {_raw(keys["device"])!r}}})
+print(fdo.di_over_http(st, "SN-VB", "nrf52840-dk", imprint_port.stream, "127.0.0.1",
+                       {di.port}).hex())
+""", timeout=120)
             assert err == "", err
+            v0 = vouchers["SN-VB"]
+            assert out.strip().splitlines()[-1] == fdo.parse(v0)["guid"].hex()
+            v1 = fdo.extend(v0, keys["owner"].public_key(), keys["mfg"])
+            owner1 = _owner(keys, "owner", rv.url, [v1])
+            fdo_owner.to0(rv.url, v1, keys["owner"], fdo_owner.rvto2addr(owner1.url))
             out, err = relay.run_program(vb.port, onboard, timeout=300)
             assert err == "", err
             g1, stored, uri, kid, n = eval(out.strip().splitlines()[-1])
@@ -359,15 +370,15 @@ imprint_port.store().update({{"fdo_cred": {st.get("fdo_cred")!r},
             g2 = eval(out.strip().splitlines()[-1])[0]
             assert g2 != g1 and owner2.store.replaced[g1] == g2 and owner2.onboarded == 1
             # the first owner registers its old voucher again: the board cannot be onboarded
-            # by it (TO1 still answers, but the GUID it knows is no longer the board's)
+            # by it (that registration is for a GUID the board no longer has)
             fdo_owner.to0(rv.url, v1, keys["owner"], fdo_owner.rvto2addr(owner1.url))
             out, err = relay.run_program(vb.port, onboard, timeout=300)
             assert "FDOError" in err and "code 6" in err, (out, err)
             assert owner1.onboarded == 1
     finally:
-        owner1.stop()
-        if owner2 is not None:
-            owner2.stop()
+        for o in (owner1, owner2):
+            if o is not None:
+                o.stop()
 
 
 def test_delivered_credentials_open_an_edhoc_oscore_session(keys):
