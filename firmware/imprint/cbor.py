@@ -168,8 +168,8 @@ def _int(out, major, n):
         out.extend(b)
 
 
-def _map(out, obj, depth):
-    # §4.2.1: keys sorted by the bytewise order of their deterministic encodings (any keys).
+def _keys(obj, depth):
+    # §4.2.1: a map's keys as (encoding, key), sorted by the bytewise order of the encodings
     pairs = []
     for k in obj:
         kb = bytearray()
@@ -181,6 +181,11 @@ def _map(out, obj, depth):
         if kb == last:
             raise CBORError("two map keys encode the same: %r" % (k,))
         last = kb
+    return pairs
+
+
+def _map(out, obj, depth):
+    for kb, k in _keys(obj, depth):
         out.extend(kb)
         _encode(out, obj[k], depth)
 
@@ -347,15 +352,7 @@ def _parts(parts, obj, depth):
     if t is dict:
         _head(head, 5, len(obj))
         parts.append(bytes(head))
-        pairs = []
-        for k in obj:
-            pairs.append((dumps(k), k))
-        pairs.sort(key=_first)
-        last = None
-        for kb, k in pairs:
-            if kb == last:
-                raise CBORError("two map keys encode the same: %r" % (k,))
-            last = kb
+        for kb, k in _keys(obj, 0):
             parts.append(kb)
             _parts(parts, obj[k], depth - 1)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography import x509
@@ -23,3 +24,45 @@ def _cert(subject, pub, issuer, key, ca=False):
          .not_valid_after(t.replace(year=9999))
          .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def raw_key(key) -> bytes:
+    """A P-256 private key as the device stores it: 32 bytes."""
+    return key.private_numbers().private_value.to_bytes(32, "big")
+
+
+def device_store(keys, serial="SN-1", device="device"):
+    """A device store as the factory leaves it before FDO DI: serial, IDevID chain and key."""
+    from imprint.store import Store
+    chain = [_cert(serial, keys[device].public_key(), "root", keys["root"]),
+             _cert("root", keys["root"].public_key(), "root", keys["root"], ca=True)]
+    st = Store(MemFS())
+    st.update({"serial": serial, "idevid_chain": chain, "idevid_key": raw_key(keys[device])})
+    return st
+
+
+def di(keys, serial="SN-1", device="device", rv="http://127.0.0.1:8041"):
+    """FDO DI in-process (the firmware's DeviceInit against the host's Manufacturer) ->
+    (device store, voucher)."""
+    from imprint.methods import fdo as dev
+    from imprint_host.factory import fdo
+    st = device_store(keys, serial, device)
+    d, m = dev.DeviceInit(st, serial, "nrf52840-dk"), fdo.Manufacturer(keys["mfg"], rv)
+    t, body = m.di(10, d.app_start())
+    t, body = m.di(*d.handle(t, body))
+    assert d.handle(t, body) is None
+    return st, m.voucher
+
+
+@contextmanager
+def running(proc):
+    """A started subprocess, killed (if still running) and its pipes closed at the end."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()

@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from imprint import transport
 from imprint.methods import fdo as dev
 from imprint.methods import fdo_to2 as dev2
-from imprint.store import Store
-from fdo_common import MemFS, _cert
+from fdo_common import device_store
+from test_fdo_to2 import issuer
 from imprint_host.factory import fdo
 from imprint_host.services import fdo_owner, fdo_to2
 from imprint_host.services.fdo_http import DIServer, Reply
@@ -291,27 +291,6 @@ def _tap(server, name: str, log: list) -> None:
     server.handle = handle
 
 
-def _raw(key) -> bytes:
-    return key.private_numbers().private_value.to_bytes(32, "big")
-
-
-def _board(keys, serial: str, device: str) -> Store:
-    chain = [_cert(serial, keys[device].public_key(), "root", keys["root"]),
-             _cert("root", keys["root"].public_key(), "root", keys["root"], ca=True)]
-    st = Store(MemFS())
-    st.update({"serial": serial, "idevid_chain": chain, "idevid_key": _raw(keys[device])})
-    return st
-
-
-def _issuer(devmod, pub, guid):
-    n = pub.public_numbers()
-    ccs = cbor2.dumps({2: devmod.get("sn", guid.hex()),
-                       8: {1: {1: 2, 2: b"\x2b", -1: 1, -2: n.x.to_bytes(32, "big"),
-                               -3: n.y.to_bytes(32, "big")}}})
-    return {"ccs": ccs, "kid": b"\x2b", "uri": "coap://127.0.0.1:5683/.well-known/edhoc",
-            "peer_ccs": b"\xa0", "peer_kid": b"\x01"}
-
-
 @pytest.fixture(scope="module")
 def wire():
     """Every message of: DI over HTTP; the voucher extended twice (the first entry with an
@@ -341,7 +320,7 @@ def wire():
                       on_voucher=lambda serial, guid, v: vouchers.append(v))
         _tap(di, "DI", log)
         with di:
-            st = _board(keys, "SN-1", "device")
+            st = device_store(keys, "SN-1", "device")
             dev.di_over_http(st, "SN-1", "nrf52840-dk", transport.SocketStream, "127.0.0.1",
                              di.port)
             # DI.SetHMAC without the session's token: the DI server answers an Error
@@ -351,7 +330,7 @@ def wire():
         v = fdo.extend(vouchers[0], keys["reseller"].public_key(), keys["mfg"], extra=EXTRA)
         v = fdo.extend(v, keys["owner"].public_key(), keys["reseller"])
         owner = fdo_owner.OwnerServer(fdo_to2.MemoryVoucherStore([v]), keys["owner"], rv.url,
-                                      issue=_issuer)
+                                      issue=issuer)
         _tap(owner, "owner", log)
         with owner:
             fdo_owner.to0(rv.url, v, keys["owner"], fdo_owner.rvto2addr(owner.url))
@@ -365,7 +344,7 @@ def wire():
             with pytest.raises(dev2.OwnerRefused, match="code 6"):
                 dev2.to2(st, send, info=INFO)
             # the owner presents another device's voucher: the device sends an Error
-            other = _board(keys, "SN-2", "other")
+            other = device_store(keys, "SN-2", "other")
             d, m = dev.DeviceInit(other, "SN-2", "m"), fdo.Manufacturer(keys["mfg"], rv.url)
             t, body = m.di(10, d.app_start())
             assert d.handle(*m.di(*d.handle(t, body))) is None

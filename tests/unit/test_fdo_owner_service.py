@@ -19,6 +19,7 @@ from imprint_host.services import fdo_owner, fdo_to2
 from imprint_host.services.credentials import EndpointIssuer
 from imprint_host.services.fdo_rv import RVServer
 from imprint_host.services.owner_store import OwnerStoreError, SQLVoucherStore
+from fdo_common import running
 from test_fdo_rv_store import _imprint, db_url  # noqa: F401  (fixture)
 from test_fdo_to2 import INFO, _di, _state, keys  # noqa: F401  (fixture)
 
@@ -143,8 +144,7 @@ def test_cli_serve_owner_onboards_and_restarts(keys, tmp_path):
                 "--db", str(db), "--voucher", str(vfile), "--rv", rv.url, "--port", "0",
                 "--endpoint", "coap://127.0.0.1:5683",
                 "--endpoint-key", _pem(keys["other"], tmp_path / "ep.pem")]
-        proc = _imprint(*args)
-        try:
+        with running(_imprint(*args)) as proc:
             head = _wait(proc)
             assert "imported" in head and "registered for 86400 s" in head
             assert rv.registered == 1
@@ -158,12 +158,6 @@ def test_cli_serve_owner_onboards_and_restarts(keys, tmp_path):
             assert proc.wait(timeout=15) == 0
             err = proc.stderr.read()
             assert "1 device(s) onboarded" in err
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
         s = SQLVoucherStore(str(db))
         try:
             old = fdo.parse(voucher)["guid"]
@@ -174,18 +168,11 @@ def test_cli_serve_owner_onboards_and_restarts(keys, tmp_path):
         finally:
             s.close()
         # a restart with the same database and voucher: nothing to register again
-        proc = _imprint(*args)
-        try:
+        with running(_imprint(*args)) as proc:
             head = _wait(proc)
             assert "already here" in head and "TO0" not in head and rv.registered == 1
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
 
 
 def test_cli_refuses_without_a_key(tmp_path):

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from imprint import transport
 from imprint.methods import fdo as dev
 from imprint.store import Store
-from fdo_common import MemFS, _cert
+from fdo_common import MemFS, di, raw_key as _raw
 from imprint_host.factory import fdo
 from imprint_host.services import fdo_owner
 from imprint_host.services.fdo_owner import TO0Error
@@ -22,10 +22,6 @@ from imprint_host.services.fdo_rv import RVServer, es256_ok
 
 RV = "http://127.0.0.1:8041"
 OWNER_URL = "http://owner.example:8042"
-
-
-def _raw(key) -> bytes:
-    return key.private_numbers().private_value.to_bytes(32, "big")
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +32,7 @@ def keys():
 
 def _di(keys, serial="SN-1", device="device"):
     """DI in-process (DeviceInit against Manufacturer) -> (device store, voucher)."""
-    chain = [_cert(serial, keys[device].public_key(), "root", keys["root"]),
-             _cert("root", keys["root"].public_key(), "root", keys["root"], ca=True)]
-    st = Store(MemFS())
-    st.update({"serial": serial, "idevid_chain": chain, "idevid_key": _raw(keys[device])})
-    d, m = dev.DeviceInit(st, serial, "nrf52840-dk"), fdo.Manufacturer(keys["mfg"], RV)
-    t, body = m.di(10, d.app_start())
-    t, body = m.di(*d.handle(t, body))
-    assert d.handle(t, body) is None
-    return st, m.voucher
+    return di(keys, serial, device, RV)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from imprint import transport
 from imprint.methods import fdo as dev
 from imprint.methods import fdo_to2 as dev2
-from imprint.store import Store
-from fdo_common import MemFS, _cert
+from fdo_common import _cert, di, raw_key as _raw
 from imprint_host.factory import fdo
 from imprint_host.services import fdo_owner, fdo_to2
 from imprint_host.services.fdo_rv import RVServer
@@ -22,10 +21,6 @@ INFO = {"os": "MicroPython", "arch": "armv7emsp", "version": "1.27.0",
         "device": "nrf52840-dk", "sn": "SN-1"}
 
 
-def _raw(key) -> bytes:
-    return key.private_numbers().private_value.to_bytes(32, "big")
-
-
 @pytest.fixture(scope="module")
 def keys():
     return {n: ec.generate_private_key(ec.SECP256R1())
@@ -33,15 +28,7 @@ def keys():
 
 
 def _di(keys, serial="SN-1", device="device", rv=RV):
-    chain = [_cert(serial, keys[device].public_key(), "root", keys["root"]),
-             _cert("root", keys["root"].public_key(), "root", keys["root"], ca=True)]
-    st = Store(MemFS())
-    st.update({"serial": serial, "idevid_chain": chain, "idevid_key": _raw(keys[device])})
-    d, m = dev.DeviceInit(st, serial, "nrf52840-dk"), fdo.Manufacturer(keys["mfg"], rv)
-    t, body = m.di(10, d.app_start())
-    t, body = m.di(*d.handle(t, body))
-    assert d.handle(t, body) is None
-    return st, m.voucher
+    return di(keys, serial, device, rv)
 
 
 def issuer(devmod, pub, guid):

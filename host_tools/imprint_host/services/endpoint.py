@@ -9,7 +9,6 @@ TO2. One resource for now, GET /mgmt/hello -> CBOR {"hello": device subject, "n"
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import aiocoap
@@ -20,7 +19,7 @@ from aiocoap.oscore_sitewrapper import OscoreSiteWrapper
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .credentials import EDHOC_METHOD, EDHOC_SUITE, EndpointIssuer, ccs
-from .fdo_coap import free_udp_port
+from .fdo_coap import CoAPThread
 
 
 class _Hello(resource.Resource):
@@ -38,28 +37,29 @@ class _Hello(resource.Resource):
                                content_format=60)
 
 
-class ManagementEndpoint:
+class ManagementEndpoint(CoAPThread):
     """ManagementEndpoint(key, host="127.0.0.1", port=0, kid=b"\\x0a"): key is the endpoint's
     P-256 private key; its CCS (subject "imprint-mgmt") is what issuers hand to devices."""
 
+    name = "mgmt-endpoint"
+
     def __init__(self, key: ec.EllipticCurvePrivateKey, host: str = "127.0.0.1", port: int = 0,
                  kid: bytes = b"\x0a", subject: str = "imprint-mgmt") -> None:
-        self.key, self.host, self.kid, self.subject = key, host, kid, subject
-        self.port = port or free_udp_port(host)
+        self.key, self.kid, self.subject = key, kid, subject
         self.requests = 0
         self._lock = threading.Lock()
-        self._creds = CredentialsMap()
+        creds = CredentialsMap()
+        root = resource.Site()
+        root.add_resource(["mgmt", "hello"], _Hello(self))
+        super().__init__(OscoreSiteWrapper(root, creds), host, port, creds)
         d = key.private_numbers().private_value.to_bytes(32, "big")
-        self._creds.load_from_dict({f"coap://{host}:{self.port}/*": {"edhoc-oscore": {
+        creds.load_from_dict({f"coap://{host}:{self.port}/*": {"edhoc-oscore": {
             "suite": EDHOC_SUITE, "method": EDHOC_METHOD, "own_cred_style": "by-key-id",
             "own_cred": {14: cbor2.loads(self.ccs)}, "private_key": {1: 2, -1: 1, -4: d}}}})
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ctx = None
 
     @property
     def uri(self) -> str:
-        return f"coap://{self.host}:{self.port}"
+        return self.url
 
     @property
     def ccs(self) -> bytes:
@@ -71,41 +71,4 @@ class ManagementEndpoint:
 
     def allow(self, issuer: EndpointIssuer) -> None:
         """Accept the devices `issuer` has given credentials to (call after onboarding)."""
-        self._creds.load_from_dict(issuer.peer_config())
-
-    def start(self) -> "ManagementEndpoint":
-        root = resource.Site()
-        root.add_resource(["mgmt", "hello"], _Hello(self))
-        site = OscoreSiteWrapper(root, self._creds)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mgmt-endpoint",
-                                        daemon=True)
-        self._thread.start()
-
-        async def create():
-            return await aiocoap.Context.create_server_context(
-                site, bind=(self.host, self.port), server_credentials=self._creds)
-        try:
-            self._ctx = asyncio.run_coroutine_threadsafe(create(), self._loop).result(10)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._ctx is not None:
-            asyncio.run_coroutine_threadsafe(self._ctx.shutdown(), self._loop).result(10)
-            self._ctx = None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> "ManagementEndpoint":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self.credentials.load_from_dict(issuer.peer_config())

@@ -104,14 +104,15 @@ class _Messages(resource.Resource, resource.PathCapable):
         return coap_reply(reply)
 
 
-class FDOCoAPServer:
-    """An FDO service (fdo_http.FDOHTTPServer subclass: its handle() and sessions) on CoAP, in
-    a thread with its own event loop. FDOCoAPServer(service, host="127.0.0.1", port=0): port 0
-    picks a free UDP port. start() / stop(), or `with`."""
+class CoAPThread:
+    """An aiocoap server for `site` on (host, port) in a thread with its own event loop:
+    start() / stop(), or `with`. Port 0 picks a free UDP port; `credentials` as for
+    aiocoap.Context.create_server_context (EDHOC/OSCORE)."""
 
-    def __init__(self, service, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.service = service
-        self.host = host
+    name = "coap"
+
+    def __init__(self, site, host: str = "127.0.0.1", port: int = 0, credentials=None) -> None:
+        self.site, self.host, self.credentials = site, host, credentials
         self.port = port or free_udp_port(host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -121,17 +122,15 @@ class FDOCoAPServer:
     def url(self) -> str:
         return f"coap://{self.host}:{self.port}"
 
-    def start(self) -> "FDOCoAPServer":
-        site = resource.Site()
-        site.add_resource(["fdo", str(PROTVER), "msg"], _Messages(self.service))
+    def start(self):
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name=f"fdo-{self.service.name.lower()}-coap",
+        self._thread = threading.Thread(target=self._loop.run_forever, name=self.name,
                                         daemon=True)
         self._thread.start()
 
         async def create():
-            return await aiocoap.Context.create_server_context(site, bind=(self.host, self.port))
+            return await aiocoap.Context.create_server_context(
+                self.site, bind=(self.host, self.port), server_credentials=self.credentials)
         try:
             self._ctx = asyncio.run_coroutine_threadsafe(create(), self._loop).result(10)
         except BaseException:
@@ -151,11 +150,23 @@ class FDOCoAPServer:
         self._loop.close()
         self._loop = self._thread = None
 
-    def __enter__(self) -> "FDOCoAPServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class FDOCoAPServer(CoAPThread):
+    """An FDO service (fdo_http.FDOHTTPServer subclass: its handle() and sessions) on CoAP.
+    FDOCoAPServer(service, host="127.0.0.1", port=0): port 0 picks a free UDP port."""
+
+    def __init__(self, service, host: str = "127.0.0.1", port: int = 0) -> None:
+        site = resource.Site()
+        site.add_resource(["fdo", str(PROTVER), "msg"], _Messages(service))
+        super().__init__(site, host, port)
+        self.service = service
+        self.name = f"fdo-{service.name.lower()}-coap"
 
 
 def post(url: str, msg_type: int, body: bytes, session: str | None = None,

@@ -64,6 +64,14 @@ Factory = Callable[[], object]                       # -> factory.fdo.Manufactur
 OnVoucher = Callable[[str, bytes, bytes], None]      # (serial, guid, voucher CBOR)
 
 
+class FDOMessageError(Exception):
+    """A refused FDO message: the FDO error code and the text the peer gets."""
+
+    def __init__(self, code: int, text: str):
+        super().__init__(text)
+        self.code = code
+
+
 @dataclass
 class Reply:
     """One HTTP answer: status, Message-Type (None: no FDO message), body, extra headers."""

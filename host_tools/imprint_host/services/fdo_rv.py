@@ -48,9 +48,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from ..factory import fdo
 from ..sqlstore import Database
 from ..factory.fdo import FDOHostError
-from .fdo_http import (FDOHTTPServer, INTERNAL_SERVER_ERROR, INVALID_JWT_TOKEN,
-                       INVALID_MESSAGE_ERROR, MESSAGE_BODY_ERROR, MSG_ERROR, RESOURCE_NOT_FOUND,
-                       Reply, _error)
+from .fdo_http import (FDOHTTPServer, FDOMessageError, INTERNAL_SERVER_ERROR,
+                       INVALID_JWT_TOKEN, INVALID_MESSAGE_ERROR, MESSAGE_BODY_ERROR, MSG_ERROR,
+                       RESOURCE_NOT_FOUND, Reply, _error)
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,8 @@ MAX_WAIT = 0xFFFFFFFF                               # WaitSeconds: uint32
 TRANSPORTS = {"tcp": 1, "tls": 2, "http": 3, "coap": 4, "https": 5, "coaps": 6}
 
 
-class RVError(Exception):
-    """A refused message: the FDO error code and the text the peer gets."""
-
-    def __init__(self, code: int, text: str):
-        super().__init__(text)
-        self.code = code
+class RVError(FDOMessageError):
+    """A refused rendezvous message."""
 
 
 @dataclass

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation,
 
 from ..factory import fdo
 from ..factory.fdo import FDOHostError
+from .fdo_http import FDOMessageError
 from .fdo_rv import parse_sign1, es256_ok
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,8 @@ MAX_OWNER_MESSAGE = 65535
 DEFAULT_MTU = 1300
 
 
-class TO2Error(Exception):
-    """A refused message: the FDO error code and the text the device gets."""
-
-    def __init__(self, code: int, text: str):
-        super().__init__(text)
-        self.code = code
+class TO2Error(FDOMessageError):
+    """A refused TO2 message (the run is then over)."""
 
 
 @dataclass
@@ -331,8 +328,8 @@ class TO2Run:
         obj = _loads(body, w)
         try:
             prot, payload, sig = parse_sign1(obj, w, INVALID_MESSAGE_ERROR)
-        except Exception as e:   # RVError
-            raise TO2Error(getattr(e, "code", MESSAGE_BODY_ERROR), str(e)) from None
+        except FDOMessageError as e:
+            raise TO2Error(e.code, str(e)) from None
         unprot = obj.value[1] if isinstance(obj, cbor2.CBORTag) else obj[1]
         n_setup = unprot.get(EUPH_NONCE)
         if not isinstance(n_setup, bytes) or len(n_setup) != NONCE_LEN:
