@@ -66,3 +66,19 @@ def running(proc):
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()
+
+
+def wait_started(proc, timeout: float = 30) -> str:
+    """A service's stderr up to its start-up line (" on http://..."): what it printed first."""
+    import time
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if " on http://" in line:
+            return "".join(lines)
+    proc.kill()
+    raise AssertionError("the service did not start: " + "".join(lines) + proc.stderr.read())

@@ -19,7 +19,7 @@ from imprint_host.services import fdo_owner, fdo_to2
 from imprint_host.services.credentials import EndpointIssuer
 from imprint_host.services.fdo_rv import RVServer
 from imprint_host.services.owner_store import OwnerStoreError, SQLVoucherStore
-from fdo_common import running
+from fdo_common import running, wait_started as _wait
 from test_fdo_rv_store import _imprint, db_url  # noqa: F401  (fixture)
 from test_fdo_to2 import INFO, _di, _state, keys  # noqa: F401  (fixture)
 
@@ -109,21 +109,6 @@ def test_register_pending_reports_each(keys, tmp_path):
         assert seen[0][1] is None and seen[0][2]
     finally:
         store.close()
-
-
-def _wait(proc) -> str:
-    """stderr up to the line with the service URL (TO0 and import lines come before it)."""
-    lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if " on http://" in line:
-            return "".join(lines)
-    proc.kill()
-    raise AssertionError("the service did not start: " + "".join(lines) + proc.stderr.read())
 
 
 def _pem(key, path):

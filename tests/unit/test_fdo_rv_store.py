@@ -4,6 +4,7 @@ and PostgreSQL, TO0 then TO1 across a server restart, and `imprint serve rendezv
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from imprint.methods import fdo as dev
 from imprint_host.services import fdo_owner
 from imprint_host.services.fdo_rv import (MemoryRVStore, Registration, RVServer, RVStoreError,
                                           SQLRVStore)
+from fdo_common import wait_started
 from test_fdo_to1 import OWNER_URL, _di, _to1, board, keys  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,18 +179,8 @@ def _imprint(*args: str) -> subprocess.Popen:
                             cwd=ROOT)
 
 
-def _wait_for_url(proc: subprocess.Popen, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if " on http://" in line:
-            return line.split(" on ", 1)[1].split()[0]
-    proc.kill()
-    raise AssertionError("no URL printed: " + "".join(lines) + proc.stderr.read())
+def _wait_for_url(proc: subprocess.Popen) -> str:
+    return re.search(r" on (http://\S+)", wait_started(proc)).group(1)
 
 
 def test_cli_serve_rendezvous(tmp_path):

@@ -195,7 +195,7 @@ def _spki(pub) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _raw_items(data: bytes, what: str) -> list[bytes]:
+def raw_items(data: bytes, what: str) -> list[bytes]:
     """The encoded items of a definite-length CBOR array, byte for byte (hashes are over them)."""
     if not data or data[0] >> 5 != 4 or (data[0] & 31) > 23:
         raise RVError(MESSAGE_BODY_ERROR, f"{what}: not a short CBOR array")
@@ -355,7 +355,7 @@ class RVServer(FDOHTTPServer):
         if not isinstance(msg, list) or len(msg) != 2 or not isinstance(msg[0], bytes):
             raise RVError(MESSAGE_BODY_ERROR, "TO0.OwnerSign must be [to0d bstr, to1d]")
         to0d_bytes = msg[0]
-        items = _raw_items(to0d_bytes, "to0d")
+        items = raw_items(to0d_bytes, "to0d")
         if len(items) != 3:
             raise RVError(MESSAGE_BODY_ERROR, "to0d must be [OwnershipVoucher, WaitSeconds, "
                                               "NonceTO0Sign]")

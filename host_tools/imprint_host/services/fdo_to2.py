@@ -25,7 +25,6 @@ imprint:credentials = issue(DeviceInfo) (see `CredentialIssuer`).
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation,
 from ..factory import fdo
 from ..factory.fdo import FDOHostError
 from .fdo_http import FDOMessageError
-from .fdo_rv import parse_sign1, es256_ok
+from .fdo_rv import es256_ok, parse_sign1, raw_items
 
 log = logging.getLogger(__name__)
 
@@ -125,21 +124,13 @@ def _loads(data: bytes, what: str):
 
 def _raw_items(data: bytes, n: int, what: str) -> list[bytes]:
     """The encoded items of a CBOR array of n items (hashes and HMACs are over them)."""
-    if not data or data[0] != 0x80 + n:
-        raise TO2Error(MESSAGE_BODY_ERROR, f"{what}: not an array of {n} items")
-    fp = io.BytesIO(data)
-    fp.seek(1)
-    out = []
     try:
-        for _ in range(n):
-            start = fp.tell()
-            cbor2.CBORDecoder(fp).decode()
-            out.append(data[start:fp.tell()])
-    except Exception as e:
-        raise TO2Error(MESSAGE_BODY_ERROR, f"{what}: malformed CBOR ({e})") from None
-    if fp.tell() != len(data):
-        raise TO2Error(MESSAGE_BODY_ERROR, f"{what}: bytes after the array")
-    return out
+        items = raw_items(data, what)
+    except FDOMessageError as e:
+        raise TO2Error(e.code, str(e)) from None
+    if len(items) != n:
+        raise TO2Error(MESSAGE_BODY_ERROR, f"{what}: not an array of {n} items")
+    return items
 
 
 def kex_param(pub: ec.EllipticCurvePublicKey, rand: bytes) -> bytes:
