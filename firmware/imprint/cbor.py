@@ -6,8 +6,7 @@ import struct
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 _MAX_DEPTH = const(32)
 _MAX_ITEMS = const(4096)

@@ -11,10 +11,10 @@ if hasattr(time, "ticks_ms"):
 
 else:
     def ms():
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]  # CPython only
 
     def diff(a, b):
         return a - b
 
     def since(start):
-        return int(time.monotonic() * 1000) - start
+        return int(time.monotonic() * 1000) - start  # type: ignore[attr-defined]

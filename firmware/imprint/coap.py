@@ -6,8 +6,7 @@
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 # option numbers (RFC 7252 §5.10, RFC 7641, RFC 7959, RFC 8613, RFC 7967, EDHOC)
 IF_MATCH = const(1)

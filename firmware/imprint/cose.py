@@ -46,8 +46,7 @@ from .cose_structures import enc_structure, mac_structure, sig_structure  # noqa
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 
 class COSEError(ValueError):

@@ -35,8 +35,7 @@ from .cose_structures import enc_structure
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 # RFC 9053 §4.2: the AES-CCM AEAD algorithms; RFC 9054 / RFC 9053 §5.1: the HKDF hash
 AES_CCM_16_64_128 = const(10)

@@ -22,8 +22,7 @@ from . import cbor
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 MAX_STATE = const(16384)  # bytes of CBOR [seq, state] in a slot
 _CHECK = const(4)
@@ -128,7 +127,7 @@ class Store:
     # concatenation of the list of byte strings `parts` (DirFS, or a test's).
     def __init__(self, fs):
         self._fs = fs
-        found = []  # (seq, slot, data) of the slots with a good checksum, newest first
+        found = []  # type: list  # (seq, slot, data) of the slots with a good checksum, newest first
         held = False
         for i in (0, 1):
             data = fs.read(_SLOTS[i])

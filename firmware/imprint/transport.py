@@ -15,8 +15,7 @@ from . import cbor, clock, link
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 OPEN = const(0)
 SEND = const(1)
@@ -165,7 +164,7 @@ class _RelayStream(_RelaySocket):
 
 
 try:
-    _Timeout = TimeoutError  # CPython's socket.timeout
+    _Timeout = TimeoutError  # type: type[BaseException] | tuple[()]  # CPython's socket.timeout
 except NameError:  # MicroPython: OSError ETIMEDOUT or EAGAIN
     _Timeout = ()
 

@@ -10,8 +10,7 @@ import hashlib
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 
 class CryptoError(ValueError):
@@ -20,7 +19,7 @@ class CryptoError(ValueError):
 
 # Natives a port registered: name -> function with the facade's signature, plus the
 # building blocks "sha512" (data -> 64 B) and "aes_ecb_encrypt_block" (key, block16 -> 16 B).
-_native = {}
+_native = {}  # type: dict
 
 _NAMES = (
     "sha256", "sha512", "hmac_sha256", "hkdf_extract", "hkdf_expand", "hkdf",

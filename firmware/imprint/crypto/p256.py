@@ -10,8 +10,7 @@ from .modinv import inv
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 # FIPS 186-4 §D.1.2.3: the curve y^2 = x^3 - 3x + b over GF(p), base point G of order n
 _P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)

@@ -11,8 +11,7 @@ from imprint.cose_structures import sig_structure
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    const = lambda x: x  # noqa: E731 (a def would not match micropython.const's type)
 
 PROTVER = const(101)
 MSG_APP_START = const(10)
