@@ -23,6 +23,7 @@ from .factory import cli as factory_cli
 from .services.cli import serve as serve_group
 from .services.owner_cli import owner as owner_group
 from .voucher_cli import voucher as voucher_group
+from .flash_cli import flash as flash_command
 
 
 def fail(message: str) -> None:
@@ -240,6 +241,7 @@ main.add_command(factory_cli.factory)
 main.add_command(voucher_group)
 main.add_command(serve_group)
 main.add_command(owner_group)
+main.add_command(flash_command)
 
 
 if __name__ == "__main__":
