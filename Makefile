@@ -18,16 +18,21 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $@
 
-# Peers the interop tests use from Debian (libcoap's coap-server-notls) and the PostgreSQL
-# server the factory record's tests start (initdb, postgres: /usr/lib/postgresql/<ver>/bin);
-# the tests that need one skip, saying so, where it cannot be installed.
-$(DEB_STAMP):
-	@pkgs=""; \
+# Peers the interop tests use from Debian (libcoap's coap-server-notls), the PostgreSQL server the
+# factory record's tests start, and QEMU with Debian's MicroPython for the micro:bit
+# (tests/unit/test_qemu_microbit.py); the tests that need one skip, saying so, where it cannot be
+# installed (not root, no apt-get).
+$(DEB_STAMP): Makefile
+	@pkgs=""; qemu=""; \
 	command -v coap-server-notls >/dev/null || pkgs="$$pkgs libcoap3-bin"; \
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs="$$pkgs postgresql"; \
-	if [ -n "$$pkgs" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing$$pkgs from Debian's packages"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+	command -v qemu-system-arm >/dev/null || qemu="$$qemu qemu-system-arm"; \
+	test -f /usr/share/firmware-microbit-micropython/firmware.hex || qemu="$$qemu firmware-microbit-micropython"; \
+	if [ -n "$$pkgs$$qemu" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$pkgs$$qemu from Debian's packages"; \
+		apt-get update -qq || true; \
+		[ -z "$$pkgs" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null || true; \
+		[ -z "$$qemu" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$qemu >/dev/null || true; \
 	fi
 	@mkdir -p $(VENV) && touch $@
 
