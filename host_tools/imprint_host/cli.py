@@ -99,21 +99,35 @@ def _board_identity(board: SerialBoard, name: str | None) -> tuple[profiles.Boar
 
 @main.command()
 @click.option("--port", "port_path", required=True, help="The board's serial port.")
-@click.option("--source", is_flag=True, help="Deploy .py sources instead of compiled .mpy.")
+@click.option("--source", is_flag=True, help="Deploy .py sources instead of compiled .mpy "
+              "(skips the .mpy check: for a board whose MicroPython imports another .mpy version).")
 @click.option("--profile", help="Board profile (default: asked of a virtual board).")
+@click.option("--tool", type=click.Choice(deploy_mod.TOOLS), default="mpremote", show_default=True,
+              help="What writes the files: mpremote's transport, or adafruit-ampy's put. "
+                   "The SHA-256 check runs over the raw REPL either way.")
+@click.option("--report", is_flag=True, help="Then print the footprint: bytes per module and the "
+              "live and free heap after importing each alone and the whole stack.")
 @click.option("--quiet", is_flag=True)
-def deploy(port_path: str, source: bool, profile: str | None, quiet: bool) -> None:
-    """Compile firmware/imprint to .mpy, copy it to /lib/imprint and verify every file's SHA-256."""
+def deploy(port_path: str, source: bool, profile: str | None, tool: str, report: bool,
+           quiet: bool) -> None:
+    """Compile firmware/imprint to .mpy, copy it to /lib/imprint and verify every file's SHA-256.
+
+    The board is asked first which MicroPython and .mpy version it runs; a board older than its
+    profile's minimum, or one that cannot import this build's .mpy, is refused."""
     try:
         with connect(port_path) as b:
             prof, port = _board_identity(b, profile)
-        files = deploy_mod.deploy(port_path, source=source, port=port, progress=_progress(quiet))
+        done = deploy_mod.deploy_to(port_path, source=source, port=port, profile=prof, tool=tool,
+                                    report=report, progress=_progress(quiet))
     except (deploy_mod.DeployError, SerialBoardError, profiles.ProfileError) as e:
         fail(str(e))
     except TransportError as e:
         fail(f"the board stopped answering during the deployment ({e}): reset it and deploy again")
     kind = "sources" if source else f".mpy ({deploy_mod.mpy_cross_version()})"
-    click.echo(f"deployed {len(files)} files as {kind} to {port_path}; all SHA-256 verified")
+    click.echo(f"deployed {len(done.files)} files as {kind} with {tool} to {port_path} "
+               f"(board: {done.board}); all SHA-256 verified")
+    if done.footprint:
+        click.echo(done.footprint.text())
 
 
 @board.command("test")
