@@ -184,15 +184,16 @@ def compile_mpy(src: Path, dest: Path, source_name: str) -> None:
         raise DeployError(f"mpy-cross failed on {src}:\n{res.stderr.strip()}")
 
 
-def plan(build_dir: Path, *, source: bool, port: str | None) -> list[DeployFile]:
-    """The files a deployment writes: firmware/imprint as /lib/imprint and ports/<port> in /lib."""
-    trees = [(FIRMWARE_DIR / "imprint", "/lib/imprint")]
+def plan(build_dir: Path, *, source: bool, port: str | None, lib: str = "/lib") -> list[DeployFile]:
+    """The files a deployment writes: firmware/imprint as LIB/imprint and ports/<port> in LIB
+    (the board's library directory on sys.path: /lib, or /flash/lib on the nrf port)."""
+    trees = [(FIRMWARE_DIR / "imprint", f"{lib}/imprint")]
     if port:
         port_dir = PORTS_DIR / port
         if not port_dir.is_dir():
             raise DeployError(f"no port glue for {port!r} in {PORTS_DIR} yet: only "
                               f"{', '.join(sorted(p.name for p in PORTS_DIR.iterdir()))} exist")
-        trees.append((port_dir, "/lib"))
+        trees.append((port_dir, lib))
     files = []
     for root, remote_root in trees:
         for src in sorted(root.rglob("*.py")):
@@ -224,10 +225,10 @@ print(repr(_walk(%r)))
 """
 
 
-def _remove_stale(board: SerialBoard, files: list[DeployFile]) -> list[str]:
-    """Remove what an earlier deployment left in /lib/imprint (a stale .py shadows a .mpy)."""
+def _remove_stale(board: SerialBoard, files: list[DeployFile], lib: str) -> list[str]:
+    """Remove what an earlier deployment left in LIB/imprint (a stale .py shadows a .mpy)."""
     keep = {f.remote for f in files}
-    present = ast.literal_eval(board.exec(WALK % "/lib/imprint").strip())
+    present = ast.literal_eval(board.exec(WALK % f"{lib}/imprint").strip())
     stale = [p for p in present if p not in keep]
     for p in stale:
         board.exec(f"import os\nos.remove({p!r})")
@@ -292,8 +293,10 @@ def deploy_to(port_path: str, *, source: bool = False, port: str | None = None,
     if tool not in TOOLS:
         raise DeployError(f"unknown tool {tool!r}: one of {', '.join(TOOLS)}")
     virtual = port == "virtual"
+    # a virtual board's flash is its root whatever profile it emulates
+    lib = "/lib" if virtual or profile is None else profile.lib_dir
     with tempfile.TemporaryDirectory(prefix="imprint-mpy-") as tmp:
-        files = plan(Path(tmp), source=source, port=port)
+        files = plan(Path(tmp), source=source, port=port, lib=lib)
         board = _open(port_path)
         try:
             info = board_info(board)
@@ -301,8 +304,8 @@ def deploy_to(port_path: str, *, source: bool = False, port: str | None = None,
             notes = check_board(info, mpy=not source, profile=profile, virtual=virtual)
             for n in notes:
                 progress(f"note: {n}")
-            board.mkdir(*({str(Path(f.remote).parent) for f in files} | {"/lib"}))
-            for p in _remove_stale(board, files):
+            board.mkdir(*({str(Path(f.remote).parent) for f in files} | {lib}))
+            for p in _remove_stale(board, files, lib):
                 progress(f"removed stale {p}")
             if tool == "mpremote":
                 for f in files:
@@ -389,7 +392,8 @@ class Footprint:
 
 
 def _module_name(remote: str) -> str:
-    rel = remote[len("/lib/"):].rsplit(".", 1)[0]
+    rel = remote[remote.index("/imprint") + 1 if "/imprint" in remote else remote.rindex("/") + 1:]
+    rel = rel.rsplit(".", 1)[0]
     return rel[:-len("/__init__")].replace("/", ".") if rel.endswith("/__init__") else rel.replace("/", ".")
 
 

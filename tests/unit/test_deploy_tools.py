@@ -359,3 +359,17 @@ def test_a_board_that_stops_answering_mid_copy_fails_with_what_to_do(board):
     files = deploy.plan(Path(board.flash).parent / "build", source=False, port="virtual")
     before = [f for f in files if f.remote < "/lib/imprint/cbor.mpy"]
     assert before and all(board_sha256(board.path, f.remote) == f.sha256 for f in before)
+
+
+def test_the_nrf_port_deploys_under_flash_lib(tmp_path):
+    """The nrf port's filesystem is /flash (with /flash/lib on sys.path): deploy writes there;
+    other profiles, and a virtual board whatever it emulates, use /lib."""
+    from imprint_host.board import profiles
+    assert profiles.load("nrf52840-dk").lib_dir == "/flash/lib"
+    assert profiles.load("esp32-devkitc").lib_dir == "/lib"
+    files = deploy.plan(tmp_path, source=True, port="nrf", lib="/flash/lib")
+    remotes = {f.remote for f in files}
+    assert "/flash/lib/imprint/cbor.py" in remotes and "/flash/lib/imprint_port.py" in remotes
+    assert all(r.startswith("/flash/lib/") for r in remotes)
+    assert {deploy._module_name(r) for r in remotes} >= {"imprint.cbor", "imprint_port",
+                                                          "imprint.methods.fdo_to2"}

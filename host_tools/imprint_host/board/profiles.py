@@ -32,6 +32,11 @@ class BoardProfile:
     def mpy_version(self) -> str:
         return self.micropython["mpy"]
 
+    @property
+    def lib_dir(self) -> str:
+        """The library directory on the board's sys.path where deploy puts imprint."""
+        return self.raw["flash"].get("lib_dir", "/lib")
+
 
 REQUIRED = ("port", "mcu", "micropython", "console", "ram", "flash", "network", "crypto_natives",
             "unique_id_bytes", "secure_element")
