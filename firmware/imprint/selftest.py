@@ -18,11 +18,14 @@ def report(port=None):
     impl = sys.implementation
     version = ".".join(str(v) for v in impl.version[:3])
     uid = b""
-    try:
-        import machine
-        uid = machine.unique_id()
-    except ImportError:
-        pass
+    if port is not None:
+        uid = port.unique_id()   # the port knows where (nrf: FICR; machine's is empty there)
+    else:
+        try:
+            import machine
+            uid = machine.unique_id()
+        except ImportError:
+            pass
     info = {
         "micropython": version if impl.name == "micropython" else None,
         "implementation": impl.name,
