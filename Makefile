@@ -54,16 +54,18 @@ node-install:
 demo: setup
 	$(BIN)/imprint demo --profile nrf52840-dk
 
-# Host and CPython tests (pytest), then the firmware's tests on real MicroPython: virtual
-# boards with the nrf52840-dk and esp32-devkitc profiles, reached over their serial ports.
+# Host and CPython tests (pytest), then the conformance suite on real MicroPython: two virtual
+# boards (nrf52840-dk and esp32-devkitc profiles) reached over their serial ports, in parallel:
+# the firmware's device tests, the serial link, the agent, store power loss, EDHOC interop and
+# FDO through the relay (what `imprint conformance --port ...` runs on a rack of real boards).
 test: setup test-host test-device
 
 test-host:
 	$(BIN)/python -m pytest tests
 
 test-device:
-	$(BIN)/imprint board test --virtual nrf52840-dk
-	$(BIN)/imprint board test --virtual esp32-devkitc
+	@mkdir -p build
+	$(BIN)/imprint conformance --virtual nrf52840-dk --virtual esp32-devkitc --junit build/conformance.xml
 
 # Benchmarks (figures for the README): not part of `make test`. bench-heap builds
 # MicroPython's unix port (32-bit where gcc-multilib is installed) for real peak-heap figures.

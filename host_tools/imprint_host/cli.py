@@ -24,6 +24,7 @@ from .services.cli import serve as serve_group
 from .services.owner_cli import owner as owner_group
 from .voucher_cli import voucher as voucher_group
 from .flash_cli import flash as flash_command
+from .conformance.cli import conformance as conformance_command
 
 
 def fail(message: str) -> None:
@@ -256,6 +257,7 @@ main.add_command(voucher_group)
 main.add_command(serve_group)
 main.add_command(owner_group)
 main.add_command(flash_command)
+main.add_command(conformance_command)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import aiocoap.optiontypes as ot  # noqa: E402
 import aiocoap.resource as resource  # noqa: E402
 from aiocoap.numbers.optionnumbers import OptionNumber  # noqa: E402
 
-from conftest import free_udp_port, serving_aiocoap  # noqa: E402
+from imprint_host.conformance.peers import free_udp_port, serving_aiocoap  # noqa: E402
 
 from imprint import coap  # noqa: E402
 from imprint.coap_client import Client  # noqa: E402

@@ -9,19 +9,13 @@ peers on loopback through `imprint relay`:
 
 from __future__ import annotations
 
-import hashlib
-import socket
-import threading
-
 import cbor2
-import lakers
 import pytest
-from conftest import BIG, ccs
 
-from imprint import crypto
 from imprint_host import deploy, relay
 from imprint_host.board import profiles
 from imprint_host.board.virtual import VirtualBoard
+from imprint_host.conformance.peers import BIG, LakersPeer
 
 
 @pytest.fixture(scope="module")
@@ -57,68 +51,6 @@ r = session.post("blob", big)
 print(r.code, r.payload == hashlib.sha256(big).digest())
 """)
     assert lines == [f"69 {len(BIG)} True", "68 True"]  # 2.05 Content, 2.04 Changed
-
-
-class LakersPeer:
-    """lakers-python on a UDP socket, driven by the board's datagrams (one handshake)."""
-
-    def __init__(self, role: str) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(60)
-        self.port = self.sock.getsockname()[1]
-        self.peer_priv, peer_pub = crypto.p256_keypair()
-        self.peer_ccs = ccs("lakers", b"\x0a", peer_pub)
-        self.board_priv, board_pub = crypto.p256_keypair()
-        self.board_ccs = ccs("board", b"\x2b", board_pub)
-        self.exported: bytes | None = None
-        self.error: BaseException | None = None
-        target = self._initiator if role == "initiator" else self._responder
-        self.thread = threading.Thread(target=self._guard(target), daemon=True)
-        self.thread.start()
-
-    def _guard(self, fn):
-        def go() -> None:
-            try:
-                fn()
-            except BaseException as e:  # reported by the test
-                self.error = e
-        return go
-
-    def _initiator(self) -> None:
-        ini = lakers.EdhocInitiator()
-        _, addr = self.sock.recvfrom(64)  # the board says it is ready
-        self.sock.sendto(ini.prepare_message_1(None, []), addr)
-        m2, addr = self.sock.recvfrom(2048)
-        c_r, id_cred_r, ead_2 = ini.parse_message_2(m2)
-        valid = lakers.credential_check_or_fetch(id_cred_r, lakers.Credential(self.board_ccs))
-        ini.verify_message_2(self.peer_priv, lakers.Credential(self.peer_ccs), valid)
-        m3, _ = ini.prepare_message_3(lakers.CredentialTransfer.ByReference, [])
-        self.sock.sendto(m3, addr)
-        m4, addr = self.sock.recvfrom(2048)
-        ini.process_message_4(m4)
-        self.exported = bytes(ini.edhoc_exporter(7, b"ctx", 32))
-        self.sock.sendto(b"done", addr)
-
-    def _responder(self) -> None:
-        resp = lakers.EdhocResponder(self.peer_priv, self.peer_ccs)
-        m1, addr = self.sock.recvfrom(2048)
-        resp.process_message_1(m1)
-        self.sock.sendto(resp.prepare_message_2(lakers.CredentialTransfer.ByValue, None, None), addr)
-        m3, addr = self.sock.recvfrom(2048)
-        id_cred_i, _ = resp.parse_message_3(m3)
-        valid = lakers.credential_check_or_fetch(id_cred_i, lakers.Credential(self.board_ccs))
-        resp.verify_message_3(valid)
-        self.sock.sendto(resp.prepare_message_4([]), addr)
-        self.exported = bytes(resp.edhoc_exporter(7, b"ctx", 32))
-
-    def finish(self) -> bytes:
-        self.thread.join(60)
-        self.sock.close()
-        if self.error is not None:
-            raise self.error
-        assert self.exported is not None
-        return self.exported
 
 
 def test_lakers_initiator_to_board_responder(board):

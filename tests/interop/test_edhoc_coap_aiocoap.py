@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import BIG, Server, ccs
+from imprint_host.conformance.peers import BIG, Server, ccs
 
 from imprint import coap, coap_client, crypto, edhoc, edhoc_coap, transport
 

@@ -17,7 +17,7 @@ import aiocoap.resource as resource  # noqa: E402
 from aiocoap.credentials import CredentialsMap  # noqa: E402
 from aiocoap.oscore_sitewrapper import OscoreSiteWrapper  # noqa: E402
 
-from conftest import free_udp_port, serving_aiocoap  # noqa: E402
+from imprint_host.conformance.peers import free_udp_port, serving_aiocoap  # noqa: E402
 
 from imprint import coap, oscore  # noqa: E402
 

@@ -76,3 +76,24 @@ def test_a_running_program_is_interrupted_not_waited_for():
         ident = probe(mb.port, timeout=10)
         assert time.monotonic() - t0 < 10
     assert ident.platform == "microbit"
+
+
+def test_conformance_refuses_the_micro_bit_clearly():
+    """`imprint conformance --port <the emulated micro:bit>`: identified as unsupported, with
+    the reasons, exit status 2, within seconds (no hang, no traceback)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    why = unavailable_reason()
+    if why:
+        pytest.skip(f"emulated micro:bit unavailable: {why}")
+    with QemuMicrobit() as mb:
+        t0 = time.monotonic()
+        r = subprocess.run([str(Path(sys.executable).parent / "imprint"), "conformance",
+                            "--port", mb.port], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "unsupported: imprint cannot run on this board" in r.stderr
+    assert "MicroPython 1.9.2 is older than 1.23.0" in r.stderr and "hashlib" in r.stderr
+    assert "Traceback" not in r.stderr and took < 45
