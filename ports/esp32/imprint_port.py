@@ -4,7 +4,7 @@
 # The board has IP (Wi-Fi): peers are reached over real sockets (imprint.transport).
 import sys
 
-from imprint import crypto
+from imprint import crypto, portkit
 
 name = "esp32"
 
@@ -23,35 +23,8 @@ board, heap_budget = _profile(getattr(sys.implementation, "_machine", ""))
 
 # The console: the REPL's stdin/stdout, which is the UART (CP210x bridge, esp32-devkitc) or
 # USB-CDC beside the UART (esp32-s3-devkitc), as the board profile's "console" says.
-_poll = None
-
-
-def _console():
-    global _poll
-    if _poll is None:
-        import select
-        _poll = select.poll()
-        _poll.register(sys.stdin, select.POLLIN)
-    return _poll
-
-
-def uart_read(n, timeout_ms):
-    # Up to n bytes from the console, b"" if none came within timeout_ms.
-    p = _console()
-    if not p.poll(max(timeout_ms, 0)):
-        return b""
-    out = bytearray()
-    read = sys.stdin.buffer.read
-    while len(out) < n:
-        out += read(1)
-        if not p.poll(0):
-            break
-    return bytes(out)
-
-
-def uart_write(data):
-    # Bytes to the console as they are (sys.stdout.buffer: no "\n" -> "\r\n" translation).
-    sys.stdout.buffer.write(data)
+uart_read = portkit.stdio_read
+uart_write = portkit.stdio_write
 
 
 def unique_id():
@@ -98,29 +71,15 @@ _register_natives()
 
 # --- the imprint link and the credential store ---
 
-_link = None
-_relay = None
-_store = None
+# The link on the console (the agent uses it), the relay over it (a board whose Wi-Fi is not
+# configured yet can still reach peers that way: relay().datagram(host, port)), the
+# credential store in /imprint-store on the flash's littlefs (mounted at / on esp32; a
+# directory named "imprint" in / would shadow the /lib/imprint package).
+_glue = portkit.Glue(uart_read, uart_write, "/imprint-store")
+link = _glue.link
+relay = _glue.relay
+store = _glue.store
 _wlan = None
-
-
-def link():
-    # The imprint link on the console (one per board: the agent uses it).
-    global _link
-    if _link is None:
-        from imprint import link as _l
-        _link = _l.Link(uart_read, uart_write)
-    return _link
-
-
-def store():
-    # The credential store, in /imprint-store on the flash's littlefs (mounted at / on esp32;
-    # a directory named "imprint" in / would shadow the /lib/imprint package).
-    global _store
-    if _store is None:
-        from imprint import store as _s
-        _store = _s.Store(_s.DirFS("/imprint-store"))
-    return _store
 
 
 # --- the network: Wi-Fi station mode, configured from the store ---
@@ -157,16 +116,6 @@ def network(timeout_ms=20000):
     return w
 
 
-def relay():
-    # The device end of the host's relay, over the console: a board whose Wi-Fi is not
-    # configured yet can still reach peers this way (relay().datagram(host, port), ...).
-    global _relay
-    if _relay is None:
-        from imprint import transport
-        _relay = transport.Relay(link())
-    return _relay
-
-
 def datagram(host, port):
     # UDP over Wi-Fi (imprint.transport.SocketDatagram on MicroPython's socket module)
     from imprint import transport
@@ -183,24 +132,9 @@ def stream(host, port):
 
 # --- lifecycle ---
 
-_LOCKED_MAIN = b"""# imprint: this board is locked (manufacturing has ended). The factory agent answers on
-# the console and there is no REPL; an authenticated unlock (imprint.agent) removes this file.
-import imprint_port, imprint.agent
-imprint.agent.locked(imprint_port)
-"""
-
-
 def locked_boot(on):
-    # A locked board boots into imprint: /main.py runs the agent and never returns to a REPL.
-    import os
-    if on:
-        with open("/main.py", "wb") as f:
-            f.write(_LOCKED_MAIN)
-    else:
-        try:
-            os.remove("/main.py")
-        except OSError:
-            pass
+    # A locked board boots into imprint: /main.py runs the agent, never a REPL.
+    portkit.locked_boot("/main.py", on)
 
 
 def reset():

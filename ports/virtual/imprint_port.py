@@ -3,6 +3,7 @@
 from binascii import hexlify, unhexlify
 
 import _vboard
+from imprint import portkit
 
 name = "virtual"
 board = _vboard.board()
@@ -20,9 +21,15 @@ def uart_write(data):
     _vboard.uart_write(hexlify(data).decode())
 
 
-_link = None
-_relay = None
-_store = None
+# The link on the console UART (one per board: the agent and the relay share it), the relay
+# over it, the credential store in /imprint-store on the board's flash (a directory named
+# "imprint" in / would shadow the /lib/imprint package).
+_glue = portkit.Glue(uart_read, uart_write, "/imprint-store")
+link = _glue.link
+relay = _glue.relay
+store = _glue.store
+datagram = _glue.datagram
+stream = _glue.stream
 
 
 def unique_id():
@@ -30,43 +37,9 @@ def unique_id():
     return machine.unique_id()
 
 
-def link():
-    # The imprint link on the console UART (one per board: the agent and the relay share it).
-    global _link
-    if _link is None:
-        from imprint import link as _l
-        _link = _l.Link(uart_read, uart_write)
-    return _link
-
-
-def store():
-    # The credential store, in /imprint-store on the board's flash (a directory named
-    # "imprint" in / would shadow the /lib/imprint package).
-    global _store
-    if _store is None:
-        from imprint import store as _s
-        _store = _s.Store(_s.DirFS("/imprint-store"))
-    return _store
-
-
-_LOCKED_MAIN = b"""# imprint: this board is locked (manufacturing has ended). The factory agent answers on
-# the console and there is no REPL; an authenticated unlock (imprint.agent) removes this file.
-import imprint_port, imprint.agent
-imprint.agent.locked(imprint_port)
-"""
-
-
 def locked_boot(on):
-    # A locked board boots into imprint: /main.py runs the agent and never returns to a REPL.
-    import os
-    if on:
-        with open("/main.py", "wb") as f:
-            f.write(_LOCKED_MAIN)
-    else:
-        try:
-            os.remove("/main.py")
-        except OSError:
-            pass
+    # A locked board boots into imprint: /main.py runs the agent, never a REPL.
+    portkit.locked_boot("/main.py", on)
 
 
 def reset():
@@ -81,20 +54,3 @@ def no_interrupt():
         micropython.kbd_intr(-1)
     except (ImportError, AttributeError):
         pass
-
-
-def relay():
-    # The device end of the host's relay, over the console UART.
-    global _relay
-    if _relay is None:
-        from imprint import transport
-        _relay = transport.Relay(link())
-    return _relay
-
-
-def datagram(host, port):
-    return relay().datagram(host, port)
-
-
-def stream(host, port):
-    return relay().stream(host, port)

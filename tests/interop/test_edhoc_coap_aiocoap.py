@@ -1,6 +1,6 @@
 """EDHOC over CoAP (RFC 9528 App. A.2) and OSCORE end to end against aiocoap's EDHOC server
 (lakers inside, suite 2, method 3): imprint as the CoAP client, under CPython here and on the
-virtual board through `imprint relay` (test_edhoc_board.py)."""
+virtual board through `imprint relay` (tests/conformance/test_edhoc_interop.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from imprint import crypto, link, store, transport
+from imprint import crypto, link, portkit, store, transport
 from imprint.crypto import aes as pure_aes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +154,9 @@ def fakes(monkeypatch):
 
 
 def load(port: str):
-    """ports/<port>/imprint_port.py as a fresh module (it registers its natives on import)."""
+    """ports/<port>/imprint_port.py as a fresh module (it registers its natives on import);
+    imprint.portkit's console poll is made again for the test's console."""
+    portkit._poll = None
     spec = importlib.util.spec_from_file_location(f"imprint_port_{port}", PORTS / port / "imprint_port.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -322,7 +324,7 @@ def test_locked_boot_writes_and_removes_main(port, main, fakes, monkeypatch, tmp
         def write(self, data):
             written[self.path] = data
 
-    m.open = F  # the module's global shadows the builtin
+    monkeypatch.setattr(portkit, "open", F, raising=False)  # shadows the builtin there
     monkeypatch.setattr(os, "remove", lambda p: removed.append(p))
     m.locked_boot(True)
     assert list(written) == [main] and b"imprint.agent.locked(imprint_port)" in written[main]
@@ -338,7 +340,7 @@ def esp32_with_store(fakes, state):
     st = store.Store(MemFS())
     if state:
         st.update(state)
-    esp._store = st
+    esp._glue._store = st
     return esp
 
 

@@ -22,40 +22,16 @@ from imprint_host import deploy
 from imprint_host.board import profiles
 from imprint_host.board.serial_board import SerialBoard, connect
 from imprint_host.board.virtual import VirtualBoard
+from imprint_host.conformance import powerloss
 from imprint import store  # firmware/ is on sys.path (tests/conftest.py)
 
 KILLS = 6
 
-# Each update rewrites the whole state (about 0.3-1 KB); `blob` and `tag` follow from `n`, so
-# a mix of two states shows.
-LOOP = """
-from imprint import store
-s = store.Store(store.DirFS('/imprint-store'))
-n = s.get('n', 0)
-print('start', s.seq, n)
-while n < 100000:
-    n += 1
-    s.update({'n': n, 'blob': bytes([n & 255]) * (200 + n % 700), 'tag': 'u%d' % n,
-              'chain': [b'leaf' * (n % 50), b'ca']})
-    print('ok', n, s.seq)
-"""
-
-CHECK = """
-from imprint import store
-s = store.Store(store.DirFS('/imprint-store'))
-n = s.get('n', 0)
-if n:
-    ok = (s.get('blob') == bytes([n & 255]) * (200 + n % 700) and s.get('tag') == 'u%d' % n
-          and s.get('chain') == [b'leaf' * (n % 50), b'ca'] and s.names() == ['blob', 'chain', 'n', 'tag'])
-else:
-    ok = s.items() == [] and s.seq == 0
-print(repr((s.seq, n, ok)))
-"""
-
-
-def expected(n: int) -> dict:
-    return {"n": n, "blob": bytes([n & 255]) * (200 + n % 700), "tag": f"u{n}",
-            "chain": [b"leaf" * (n % 50), b"ca"]}
+# The board-side loop and check (each state follows from its number n, so a mix shows) are
+# the conformance suite's (imprint_host.conformance.powerloss), on the credential store's dir.
+LOOP = powerloss.LOOP.format(path="/imprint-store")
+CHECK = powerloss.CHECK.format(path="/imprint-store")
+expected = powerloss.expected
 
 
 def read_until(ser, until: float) -> bytes:
