@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 
-import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +20,7 @@ from imprint_host import relay
 from imprint_host.conformance import powerloss
 from imprint_host.factory import fdo
 from imprint_host.services import fdo_owner, fdo_to2
+from imprint_host.services.credentials import EndpointIssuer
 from imprint_host.services.fdo_http import DIServer
 from imprint_host.services.fdo_rv import RVServer
 
@@ -28,16 +28,6 @@ pytestmark = pytest.mark.requires_relay
 
 STORE = "/conformance-fdo"
 SERIAL = "CONF-FDO-1"
-
-
-def issuer(devmod: dict, pub: ec.EllipticCurvePublicKey, guid: bytes) -> dict:
-    """The owner's operational credentials for the device (a CCS naming the key it made)."""
-    n = pub.public_numbers()
-    ccs = cbor2.dumps({2: devmod.get("sn", guid.hex()),
-                       8: {1: {1: 2, 2: b"\x2b", -1: 1, -2: n.x.to_bytes(32, "big"),
-                               -3: n.y.to_bytes(32, "big")}}})
-    return {"ccs": ccs, "kid": b"\x2b", "uri": "coap://127.0.0.1:5683/.well-known/edhoc",
-            "peer_ccs": b"\xa0", "peer_kid": b"\x01"}
 
 
 def idevid(ca) -> tuple[list[bytes], bytes]:
@@ -88,6 +78,7 @@ print(fdo.di_over_http(st, {SERIAL!r}, {board.name!r}, imprint_port.stream, "127
         fdo.verify(v0)
         # the voucher to the owner, TO0, then the board's TO1 + TO2
         v1 = fdo.extend(v0, owner_key.public_key(), ca.fdo_key)
+        issuer = EndpointIssuer("coap://127.0.0.1:5683", ec.generate_private_key(ec.SECP256R1()))
         owner = fdo_owner.OwnerServer(fdo_to2.MemoryVoucherStore([v1]), owner_key, rv.url,
                                       issue=issuer).start()
         try:
@@ -96,7 +87,7 @@ print(fdo.di_over_http(st, {SERIAL!r}, {board.name!r}, imprint_port.stream, "127
             assert err == "", err
             guid, stored, uri, kid, n = ast.literal_eval(out.strip().splitlines()[-1])
             assert guid == stored and owner.store.replaced[fdo.parse(v1)["guid"]] == guid
-            assert uri.startswith("coap://") and kid == b"\x2b" and n == 32
+            assert uri == issuer.uri and kid in issuer.issued and n == 32
             assert rv.redirected == 1 and owner.onboarded == 1
             assert owner.store.onboarded[guid]["devmod"]["device"] == board.name
             # the old voucher registered again: the board has another GUID and secret now

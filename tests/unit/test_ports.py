@@ -17,6 +17,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from imprint import crypto, link, portkit, store, transport
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "device"))
+from vectors import MemFS  # noqa: E402  (the device tests' in-RAM flash)
 from imprint.crypto import aes as pure_aes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,17 +122,6 @@ class Console:
 
         self.stdin, self.stdout = In, Out
         self.select = types.SimpleNamespace(POLLIN=1, poll=Poll)
-
-
-class MemFS:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write(self, name, parts):
-        self.files[name] = b"".join(bytes(p) for p in parts)
 
 
 @pytest.fixture

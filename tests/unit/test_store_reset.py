@@ -34,26 +34,6 @@ CHECK = powerloss.CHECK.format(path="/imprint-store")
 expected = powerloss.expected
 
 
-def read_until(ser, until: float) -> bytes:
-    got = b""
-    while time.monotonic() < until:
-        waiting = ser.in_waiting
-        if waiting:
-            got += ser.read(waiting)
-        else:
-            time.sleep(0.005)
-    return got
-
-
-def wait_for(ser, word: bytes, timeout: float) -> bytes:
-    got = b""
-    end = time.monotonic() + timeout
-    while word not in got and time.monotonic() < end:
-        got += ser.read(max(1, ser.in_waiting))
-    assert word in got, f"the board did not print {word!r}: {got[-300:]!r}"
-    return got
-
-
 def check(port: str):
     for attempt in range(20):  # the board may still be booting
         try:
@@ -86,13 +66,13 @@ def test_store_survives_the_board_killed_mid_write(board):
             ser = b.transport.serial
             ser.timeout = 0.05
             b.transport.exec_raw_no_follow(LOOP)
-            wait_for(ser, b"start", 10)
+            powerloss.read_until(ser, b"start", 10)
             # the first kill falls within the first updates (first use writes both slots)
             delay = rng.uniform(0.0, 0.05) if kill == 0 else rng.uniform(0.05, 0.6)
-            out = read_until(ser, time.monotonic() + delay)
+            out = powerloss.read_for(ser, delay)
             resets = board.resets
             board.power_cut()  # SIGKILL to the board's Node process
-            out += read_until(ser, time.monotonic() + 0.1)
+            out += powerloss.read_for(ser, 0.1)
         finally:
             b.transport.close()  # no Ctrl-B: the board it spoke to is gone
         lines = out.decode(errors="replace").replace("\r", "").split("\n")[:-1]  # whole lines
