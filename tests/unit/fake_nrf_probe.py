@@ -465,6 +465,8 @@ class FakeProbeServer:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(1)
+        # accept() wakes to see _stop; set here, as the socket may close before _serve runs
+        self._sock.settimeout(0.1)
         self.probe_id = "remote:127.0.0.1:%d" % self._sock.getsockname()[1]
         self._ctrl_stat = 0
         self._ap: dict[int, int] = {}
@@ -481,7 +483,6 @@ class FakeProbeServer:
         self._thread.join(timeout=5)
 
     def _serve(self) -> None:
-        self._sock.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
